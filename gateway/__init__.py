@@ -1,0 +1,1 @@
+"""Admin notification gateway: structured logs and webhooks in, admin notifications out."""
