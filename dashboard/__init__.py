@@ -1,0 +1,1 @@
+"""The admin dashboard: templates, scripts and styles served by the gateway."""

@@ -1,0 +1,153 @@
+"""Steps 4-5 of the pipeline: turn rule drafts into service calls inside one transaction.
+
+Repeated alert occurrences within a batch are folded into one statement per fingerprint
+(occurrence count N), which keeps an alert storm to a handful of writes; a `resolve` for the
+same fingerprint ends the fold so that event order is respected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.services.admin_notification_service import (
+    admin_notification_service,
+    platform_alert_service,
+)
+from rules.outcomes import AlertDraft, Draft, NotificationDraft, ResolveDraft
+from rules.vocabulary import Severity
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
+
+@dataclass(slots=True)
+class AlertFold:
+    """Several occurrences of one fingerprint, merged in arrival order."""
+
+    draft: AlertDraft
+    count: int = 1
+    stores: dict[str, None] = field(default_factory=dict)
+    systems: dict[str, None] = field(default_factory=dict)
+
+    def add(self, draft: AlertDraft) -> None:
+        severity = max(self.draft.severity, draft.severity, key=_SEVERITY_RANK.__getitem__)
+        self.draft = AlertDraft(
+            rule=draft.rule,
+            alert_type=draft.alert_type,
+            severity=severity,
+            title=draft.title,
+            description=draft.description,
+            fingerprint=draft.fingerprint,
+            metadata=draft.metadata,
+        )
+        self.count += 1
+        self.stores.update(dict.fromkeys(draft.affected_stores))
+        self.systems.update(dict.fromkeys(draft.affected_systems))
+
+
+Op = NotificationDraft | AlertFold | ResolveDraft
+
+
+def plan(drafts: Iterable[Draft]) -> list[Op]:
+    """Order the writes a batch needs, folding repeated alert occurrences."""
+    ops: list[Op] = []
+    open_folds: dict[str, AlertFold] = {}
+    for draft in drafts:
+        if isinstance(draft, AlertDraft):
+            fold = open_folds.get(draft.fingerprint)
+            if fold is None:
+                fold = AlertFold(
+                    draft=draft,
+                    stores=dict.fromkeys(draft.affected_stores),
+                    systems=dict.fromkeys(draft.affected_systems),
+                )
+                open_folds[draft.fingerprint] = fold
+                ops.append(fold)
+            else:
+                fold.add(draft)
+        else:
+            if isinstance(draft, ResolveDraft):
+                open_folds.pop(draft.fingerprint, None)
+            ops.append(draft)
+    return ops
+
+
+@dataclass(slots=True)
+class Applied:
+    """What a batch wrote, for the ingestion response and for live listeners."""
+
+    notifications: int = 0
+    suppressed: int = 0
+    alerts: int = 0
+    resolved: int = 0
+    changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
+    """Execute the planned writes in `db`'s open transaction; the caller commits."""
+    out = Applied()
+    for op in ops:
+        if isinstance(op, NotificationDraft):
+            created = await admin_notification_service.create_notification(
+                db,
+                notification_type=op.type,
+                priority=op.priority,
+                title=op.title,
+                message=op.message,
+                action_required=op.action_required,
+                action_url=op.action_url,
+                metadata=op.metadata,
+                rule=op.rule,
+                source=source,
+                dedup_key=op.dedup_key,
+                dedup_window=op.dedup_window,
+            )
+            if created is None:
+                out.suppressed += 1
+                continue
+            out.notifications += 1
+            out.changes.append(
+                (
+                    "notification.created",
+                    {"id": created.id, "type": created.type, "priority": created.priority},
+                )
+            )
+        elif isinstance(op, AlertFold):
+            d = op.draft
+            occurrence = await platform_alert_service.create_or_increment_alert(
+                db,
+                alert_type=d.alert_type,
+                severity=d.severity,
+                title=d.title,
+                description=d.description,
+                fingerprint=d.fingerprint,
+                affected_stores=tuple(op.stores),
+                affected_systems=tuple(op.systems),
+                metadata=d.metadata,
+                rule=d.rule,
+                source=source,
+                count=op.count,
+            )
+            out.alerts += op.count
+            kind = "alert.created" if occurrence.created else "alert.incremented"
+            out.changes.append(
+                (
+                    kind,
+                    {
+                        "id": occurrence.alert_id,
+                        "occurrence_count": occurrence.occurrence_count,
+                        "severity": d.severity,
+                    },
+                )
+            )
+        else:
+            resolved = await platform_alert_service.resolve_by_fingerprint(
+                db, op.fingerprint, notes=op.notes or None
+            )
+            if resolved is not None:
+                out.resolved += 1
+                out.changes.append(("alert.resolved", {"id": resolved.id}))
+    return out

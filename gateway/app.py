@@ -1,0 +1,119 @@
+"""`create_app(settings)`: the application factory; every resource opens and closes in pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from structlog import get_logger
+
+from gateway import keys
+from gateway.http.errors import setup_errors
+from gateway.http.headers import setup_headers
+from gateway.http.request_id import setup_request_id
+from gateway.ingest.handlers import add_ingest_routes
+from gateway.live_rules import LiveRules
+from gateway.pipeline import Pipeline
+from gateway.publish.hub import Hub
+from gateway.settings import Settings
+from gateway.storage.engine import create_engine, session_factory
+from gateway.storage.migrate import ensure_schema
+
+log = get_logger(__name__)
+
+# Runner options for every listener. Bodies are inflated by the ingestion handlers themselves,
+# which count decompressed bytes as they go and stop a gzip bomb early.
+SERVER_KWARGS: dict[str, Any] = {"auto_decompress": False}
+
+
+class StartupError(Exception):
+    """The gateway cannot start; the message says why and what fixes it."""
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema(engine, migrate=settings.migrate)
+        app[keys.ENGINE] = engine
+        app[keys.SESSIONS] = session_factory(engine)
+        yield
+    finally:
+        await engine.dispose()
+
+
+async def rules_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    live = LiveRules(settings.config_path)
+    status = await live.load()
+    if not status.ok:
+        raise StartupError(f"cannot load rules:\n{status.error}")
+    app[keys.RULES] = live
+    watcher = None
+    if settings.reload_interval > 0:
+        watcher = asyncio.create_task(_watch(live, settings.reload_interval))
+    yield
+    if watcher is not None:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _watch(live: LiveRules, interval: float) -> None:
+    async for _status in live.watch(interval):
+        pass  # LiveRules logs each outcome; later stages (metrics, self-alerts) hook in here
+
+
+async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub = Hub()
+    app[keys.HUB] = hub
+    app[keys.PIPELINE] = Pipeline(app[keys.SESSIONS], app[keys.RULES], hub)
+    app[keys.INGEST_SLOTS] = asyncio.Semaphore(app[keys.SETTINGS].ingest_concurrency)
+    yield
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway: admin side, and ingestion unless it has a listener of its own."""
+    app = web.Application(client_max_size=settings.limits.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    # Order matters: the request id must wrap error handling so problem bodies carry it.
+    setup_request_id(app)
+    setup_errors(app)
+    setup_headers(app)
+    # Opened in this order, closed in reverse: rules need nothing, the pipeline needs both.
+    app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx])
+    app.router.add_get("/healthz", healthz)
+    if not settings.separate_ingest_listener:
+        add_ingest_routes(app)
+    return app
+
+
+def create_ingest_app(main: web.Application) -> web.Application:
+    """Build the separate ingestion listener; it shares the main app's started resources."""
+    settings = main[keys.SETTINGS]
+    app = web.Application(client_max_size=settings.limits.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    setup_request_id(app)
+    setup_errors(app)
+    setup_headers(app)
+
+    async def share(ingest: web.Application) -> None:
+        ingest[keys.ENGINE] = main[keys.ENGINE]
+        ingest[keys.SESSIONS] = main[keys.SESSIONS]
+        ingest[keys.RULES] = main[keys.RULES]
+        ingest[keys.HUB] = main[keys.HUB]
+        ingest[keys.PIPELINE] = main[keys.PIPELINE]
+        ingest[keys.INGEST_SLOTS] = main[keys.INGEST_SLOTS]
+
+    app.on_startup.append(share)
+    app.router.add_get("/healthz", healthz)
+    add_ingest_routes(app)
+    return app
+

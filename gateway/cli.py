@@ -1,0 +1,368 @@
+"""Command line: serve | db | rules | token.
+
+Every `serve` option also reads a `GATEWAY_…` environment variable; a flag wins over it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.ingest.limits import IngestLimits
+from gateway.settings import DEFAULT_DATABASE_URL, Settings
+
+DEFAULT_LIMITS = IngestLimits()
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(f"GATEWAY_{name}", default)
+
+
+def _env_bool(name: str) -> bool:
+    return str(_env(name, "")).lower() in ("1", "true", "yes", "on")
+
+
+def _add_database_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=_env("DATABASE_URL", DEFAULT_DATABASE_URL),
+        help="sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB "
+        "(env GATEWAY_DATABASE_URL)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "--config", default=_env("CONFIG", "rules.yaml"), help="rules file (env GATEWAY_CONFIG)"
+    )
+    _add_database_url(serve)
+    serve.add_argument(
+        "--host",
+        default=_env("HOST", "127.0.0.1"),
+        help="admin listener address (env GATEWAY_HOST)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(_env("PORT", 8080)),
+        help="admin listener port (env GATEWAY_PORT)",
+    )
+    serve.add_argument(
+        "--ingest-host",
+        default=_env("INGEST_HOST"),
+        help="separate ingestion listener address (env GATEWAY_INGEST_HOST)",
+    )
+    ingest_port = _env("INGEST_PORT")
+    serve.add_argument(
+        "--ingest-port",
+        type=int,
+        default=int(ingest_port) if ingest_port else None,
+        help="separate ingestion listener port (env GATEWAY_INGEST_PORT)",
+    )
+    serve.add_argument(
+        "--migrate",
+        action="store_true",
+        default=_env_bool("MIGRATE"),
+        help="upgrade the database schema on start (env GATEWAY_MIGRATE)",
+    )
+    serve.add_argument(
+        "--reload-interval",
+        type=float,
+        default=float(_env("RELOAD_INTERVAL", 2.0)),
+        help="seconds between rules-file checks, 0 to disable (env GATEWAY_RELOAD_INTERVAL)",
+    )
+    serve.add_argument(
+        "--ingest-concurrency",
+        type=int,
+        default=int(_env("INGEST_CONCURRENCY", 8)),
+        help="batches processed at once (env GATEWAY_INGEST_CONCURRENCY)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=float(_env("SHUTDOWN_GRACE", 10.0)),
+        help="seconds to finish in-flight work on SIGTERM (env GATEWAY_SHUTDOWN_GRACE)",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=int(_env("MAX_BODY_BYTES", DEFAULT_LIMITS.max_body_bytes)),
+        help="env GATEWAY_MAX_BODY_BYTES",
+    )
+    serve.add_argument(
+        "--max-line-bytes",
+        type=int,
+        default=int(_env("MAX_LINE_BYTES", DEFAULT_LIMITS.max_line_bytes)),
+        help="env GATEWAY_MAX_LINE_BYTES",
+    )
+    serve.add_argument(
+        "--max-lines",
+        type=int,
+        default=int(_env("MAX_LINES", DEFAULT_LIMITS.max_lines)),
+        help="env GATEWAY_MAX_LINES",
+    )
+    serve.add_argument(
+        "--max-depth",
+        type=int,
+        default=int(_env("MAX_DEPTH", DEFAULT_LIMITS.max_depth)),
+        help="env GATEWAY_MAX_DEPTH",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=["auto", "json", "console"],
+        default=_env("LOG_FORMAT", "auto"),
+        help="env GATEWAY_LOG_FORMAT",
+    )
+    serve.add_argument(
+        "--log-level", default=_env("LOG_LEVEL", "info"), help="env GATEWAY_LOG_LEVEL"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="migrate the schema to the newest revision")
+    _add_database_url(upgrade)
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    current = db.add_parser("current", help="print the schema revision")
+    _add_database_url(current)
+    current.set_defaults(func=cmd_db_current)
+
+    rules = sub.add_parser("rules", help="check and test rules files").add_subparsers(
+        dest="rules_command", required=True
+    )
+    check = rules.add_parser(
+        "check", help="validate a rules file; prints file:line:column: message"
+    )
+    check.add_argument("file", nargs="?", default=_env("CONFIG", "rules.yaml"))
+    check.set_defaults(func=cmd_rules_check)
+    test = rules.add_parser(
+        "test", help="run a rules file's tests, or show what events would produce"
+    )
+    test.add_argument("file", nargs="?", default=_env("CONFIG", "rules.yaml"))
+    test.add_argument("--events", type=Path, help="JSON lines of events to evaluate")
+    test.add_argument("--source", default="logs", help="source the events come from (default logs)")
+    test.set_defaults(func=cmd_rules_test)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="create a token and print it once")
+    create.add_argument("--scope", choices=["ingest", "read", "admin"], required=True)
+    create.add_argument("--name", required=True)
+    _add_database_url(create)
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    _add_database_url(revoke)
+    revoke.set_defaults(func=cmd_token_revoke)
+    listing = token.add_parser("list", help="list tokens with their last use")
+    _add_database_url(listing)
+    listing.set_defaults(func=cmd_token_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.serve import serve
+
+    settings = Settings(
+        config_path=Path(args.config),
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        ingest_host=args.ingest_host,
+        ingest_port=args.ingest_port,
+        migrate=args.migrate,
+        reload_interval=args.reload_interval,
+        ingest_concurrency=args.ingest_concurrency,
+        shutdown_grace=args.shutdown_grace,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        limits=IngestLimits(
+            max_body_bytes=args.max_body_bytes,
+            max_line_bytes=args.max_line_bytes,
+            max_lines=args.max_lines,
+            max_depth=args.max_depth,
+        ),
+    )
+    return asyncio.run(serve(settings))
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.storage.migrate import current_revision, upgrade
+
+    async def run() -> str | None:
+        from gateway.storage.engine import create_engine
+
+        engine = create_engine(args.database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    print(f"database at revision {asyncio.run(run())}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from gateway.storage.engine import create_engine
+    from gateway.storage.migrate import current_revision, head_revision
+
+    async def run() -> str | None:
+        engine = create_engine(args.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(run())
+    head = head_revision()
+    print(f"current: {current or 'empty'}; newest: {head}")
+    return 0 if current == head else 1
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from rules.errors import RulesError
+    from rules.loader import load_ruleset
+
+    try:
+        ruleset = load_ruleset(args.file)
+    except RulesError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    for warning in ruleset.warnings:
+        print(warning, file=sys.stderr)
+    print(
+        f"{args.file}: {len(ruleset.rules)} rules, "
+        f"{len(ruleset.sources)} webhook sources enabled: OK"
+    )
+    return 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    import orjson
+
+    from rules.errors import RulesError
+    from rules.loader import load_ruleset
+    from rules.testing import describe_evaluation, run_rule_tests
+
+    try:
+        ruleset = load_ruleset(args.file)
+    except RulesError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return 1
+    if args.events is not None:
+        status = 0
+        for number, line in enumerate(args.events.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                print(f"{args.events}:{number}: invalid JSON: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            if not isinstance(event, dict):
+                print(f"{args.events}:{number}: expected a JSON object", file=sys.stderr)
+                status = 1
+                continue
+            described = describe_evaluation(ruleset.evaluate(event, source=args.source))
+            print(json.dumps({"line": number, **described}, default=str))
+        return status
+    failures = run_rule_tests(ruleset)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    total = len(ruleset.tests)
+    print(f"{total - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+def _run_db(args: argparse.Namespace, job: Callable[[Any], Any]) -> Any:
+    from gateway.storage.engine import create_engine, session_factory
+    from gateway.storage.migrate import ensure_schema
+
+    async def run() -> Any:
+        engine = create_engine(args.database_url)
+        try:
+            await ensure_schema(engine, migrate=False)
+            async with session_factory(engine)() as db, db.begin():
+                return await job(db)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from gateway.errors import Conflict
+    from gateway.services.token_service import create_token
+
+    async def job(db: Any) -> str:
+        _token, plaintext = await create_token(db, name=args.name, scope=args.scope)
+        return plaintext
+
+    try:
+        plaintext = _run_db(args, job)
+    except Conflict as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {args.scope} token {args.name!r}; it is shown only this once:", file=sys.stderr)
+    print(plaintext)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from gateway.errors import RecordNotFound
+    from gateway.services.token_service import revoke_token
+
+    async def job(db: Any) -> None:
+        await revoke_token(db, args.name)
+
+    try:
+        _run_db(args, job)
+    except RecordNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked token {args.name!r}")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from gateway.services.token_service import list_tokens
+
+    async def job(db: Any) -> list[tuple[str, str, str, str, str]]:
+        return [
+            (
+                t.name,
+                t.scope,
+                t.created_at.isoformat(timespec="seconds"),
+                t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
+                "revoked" if t.revoked_at else "active",
+            )
+            for t in await list_tokens(db)
+        ]
+
+    rows = _run_db(args, job)
+    print(f"{'NAME':24} {'SCOPE':7} {'CREATED':26} {'LAST USED':26} STATUS")
+    for row in rows:
+        print(f"{row[0]:24} {row[1]:7} {row[2]:26} {row[3]:26} {row[4]}")
+    return 0

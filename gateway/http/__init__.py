@@ -1,0 +1,1 @@
+"""Cross-cutting HTTP concerns, each a module with a `setup_<thing>(app)`."""

@@ -1,0 +1,211 @@
+"""Step 1 of the pipeline: the ingestion endpoints for log lines and webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+from structlog import get_logger
+
+from gateway import keys
+from gateway.http.auth import authenticate_ingest
+from gateway.http.problem import problem
+from gateway.ingest.alertmanager import AlertmanagerPayloadError, alertmanager_events
+from gateway.ingest.bodies import BodyDecoder, BodyTooLarge, CorruptBody, UnsupportedEncoding
+from gateway.ingest.formats import UnsupportedMediaType, parse_log_body
+from gateway.ingest.signatures import (
+    SignatureError,
+    verify_hmac_sha256,
+    verify_standard_webhook,
+)
+from gateway.pipeline import BatchResult
+from rules.engine import WebhookSource
+
+log = get_logger(__name__)
+
+LOG_CONTENT_TYPES = (
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json",
+    "text/plain",
+)
+# Parsing a large body takes long enough to stall other requests; hand it to a thread.
+_INLINE_PARSE_LIMIT = 256 * 1024
+RETRY_AFTER_SECONDS = "2"
+
+
+async def ingest_logs(request: web.Request) -> web.Response:
+    """Accept NDJSON, JSON or logfmt lines and answer once their results are committed."""
+    settings = request.app[keys.SETTINGS]
+    await authenticate_ingest(request, required=settings.ingest_requires_token)
+    content_type = request.headers.get("Content-Type")
+    if not content_type or content_type.split(";")[0].strip().lower() not in LOG_CONTENT_TYPES:
+        raise problem(
+            415,
+            f"unsupported content type {content_type!r}; "
+            f"send one of {', '.join(LOG_CONTENT_TYPES)}",
+        )
+    body = await read_body(request)
+    try:
+        if len(body) > _INLINE_PARSE_LIMIT:
+            parsed = await asyncio.to_thread(parse_log_body, body, content_type, settings.limits)
+        else:
+            parsed = parse_log_body(body, content_type, settings.limits)
+    except UnsupportedMediaType as exc:
+        raise problem(415, f"unsupported content type {content_type!r}") from exc
+    events = [line.event for line in parsed.events]
+    async with ingest_slot(request):
+        result = await run_batch(request, events, source="logs")
+    payload = result.as_dict()
+    payload["received"] = parsed.received
+    payload["errors"] = [{"line": e.line, "error": e.error} for e in parsed.errors]
+    return json_response(payload)
+
+
+async def ingest_webhook(request: web.Request) -> web.Response:
+    """Verify a signed webhook from a declared source and process its payload."""
+    source_name = request.match_info["source"]
+    ruleset = request.app[keys.RULES].current
+    source = ruleset.sources.get(source_name)
+    if source is None:
+        if source_name in ruleset.disabled_sources:
+            raise problem(404, f"webhook source {source_name!r} is not enabled")
+        raise problem(404, f"unknown webhook source {source_name!r}")
+    settings = request.app[keys.SETTINGS]
+    if source.signature is None:
+        # An unsigned source is only as safe as the listener: it needs the ingest token.
+        await authenticate_ingest(request, required=settings.ingest_requires_token)
+    body = await read_body(request)
+    delivery_id = verify_signature(source, body, request)
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise problem(400, f"body is not valid JSON: {exc}") from exc
+    events = webhook_events(source, payload)
+    async with ingest_slot(request):
+        result = await run_batch(request, events, source=source.name, delivery_id=delivery_id)
+    out = result.as_dict()
+    out["duplicate"] = result.duplicate
+    return json_response(out)
+
+
+def verify_signature(source: WebhookSource, body: bytes, request: web.Request) -> str | None:
+    """Check the source's signature scheme; return the delivery id where the scheme has one."""
+    spec = source.signature
+    if spec is None:
+        return None
+    try:
+        if spec.scheme == "standard-webhooks":
+            return verify_standard_webhook(
+                spec.secret,
+                body,
+                request.headers,
+                tolerance=spec.tolerance,
+                now=datetime.now(UTC),
+            )
+        verify_hmac_sha256(
+            spec.secret,
+            body,
+            request.headers.get(spec.header),
+            encoding=spec.encoding,
+            prefix=spec.prefix,
+        )
+        return None
+    except SignatureError as exc:
+        log.warning("webhook_signature_rejected", source=source.name, reason=str(exc))
+        raise problem(401, f"webhook signature rejected: {exc}") from exc
+
+
+def webhook_events(source: WebhookSource, payload: Any) -> list[dict[str, Any]]:
+    """Turn a webhook payload into events for the rules."""
+    if source.format == "alertmanager":
+        try:
+            return alertmanager_events(payload)
+        except AlertmanagerPayloadError as exc:
+            raise problem(422, f"not an Alertmanager webhook payload: {exc}") from exc
+    items = payload if isinstance(payload, list) else [payload]
+    events: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise problem(422, f"item {index} of the payload is not a JSON object")
+        event = dict(item)
+        if source.event_field is not None and source.event_field in item:
+            event["event"] = item[source.event_field]
+        events.append(event)
+    return events
+
+
+async def read_body(request: web.Request) -> bytes:
+    """Read the body, inflating gzip/deflate, stopping as soon as it passes the size limit."""
+    limits = request.app[keys.SETTINGS].limits
+    if request.content_length is not None and request.content_length > limits.max_body_bytes:
+        raise _too_large(limits.max_body_bytes)
+    try:
+        decoder = BodyDecoder(request.headers.get("Content-Encoding"), limits.max_body_bytes)
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            decoder.feed(chunk)
+        return decoder.finish()
+    except BodyTooLarge as exc:
+        raise _too_large(limits.max_body_bytes) from exc
+    except UnsupportedEncoding as exc:
+        raise problem(415, f"unsupported content encoding: {exc}") from exc
+    except CorruptBody as exc:
+        raise problem(400, f"body could not be decoded: {exc}") from exc
+
+
+def _too_large(limit: int) -> web.HTTPException:
+    return problem(413, f"body is larger than {limit} bytes (counted after decompression)")
+
+
+@contextlib.asynccontextmanager
+async def ingest_slot(request: web.Request) -> AsyncIterator[None]:
+    """Wait briefly for a free ingestion slot; shed load with 503 rather than queue unbounded."""
+    slots = request.app[keys.INGEST_SLOTS]
+    timeout = request.app[keys.SETTINGS].ingest_queue_timeout
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout)
+    except TimeoutError as exc:
+        raise problem(
+            503,
+            "ingestion is at capacity; retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from exc
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+async def run_batch(
+    request: web.Request,
+    events: list[dict[str, Any]],
+    *,
+    source: str,
+    delivery_id: str | None = None,
+) -> BatchResult:
+    """Run the pipeline; a database failure becomes 503 with nothing half-written."""
+    pipeline = request.app[keys.PIPELINE]
+    try:
+        return await pipeline.process(events, source=source, delivery_id=delivery_id)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        log.error("ingest_store_failed", source=source, error=str(exc).splitlines()[0])
+        raise problem(
+            503,
+            "the database is unavailable; nothing from this request was stored",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from exc
+
+
+def json_response(payload: dict[str, Any], status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+
+
+def add_ingest_routes(app: web.Application) -> None:
+    app.router.add_post("/api/v1/ingest/logs", ingest_logs)
+    app.router.add_post("/api/v1/ingest/webhooks/{source}", ingest_webhook)

@@ -1,0 +1,1 @@
+"""Step 6 of the pipeline: tell live listeners what was committed."""
