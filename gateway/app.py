@@ -116,4 +116,3 @@ def create_ingest_app(main: web.Application) -> web.Application:
     app.router.add_get("/healthz", healthz)
     add_ingest_routes(app)
     return app
-
