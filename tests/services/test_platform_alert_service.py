@@ -174,6 +174,16 @@ class TestCreateOrIncrement:
         b = await occur(db, "b")
         assert a.alert_id != b.alert_id and a.created and b.created
 
+    async def test_get_alert_sees_later_increments(self, db: AsyncSession) -> None:
+        """An alert the session already holds shows later occurrences when fetched again."""
+        made = await occur(db)
+        loaded = await service.get_alert(db, made.alert_id)
+        assert loaded.occurrence_count == 1
+        await occur(db, severity="critical")
+        again = await service.get_alert(db, made.alert_id)
+        assert again is loaded
+        assert (again.occurrence_count, again.severity) == (2, "critical")
+
     async def test_reload_shows_the_stored_values(
         self, db: AsyncSession, sessions: async_sessionmaker[AsyncSession]
     ) -> None:
@@ -293,7 +303,6 @@ class TestResolve:
         assert len(winners) == 1
         assert sum(isinstance(o, Conflict) for o in outcomes) == 1
         alert = await service.get_alert(db, made.alert_id)
-        await db.refresh(alert)
         assert alert.resolved_by_user_id == winners[0]
 
     async def test_resolve_by_fingerprint(self, db: AsyncSession) -> None:
