@@ -18,8 +18,11 @@ from gateway.ingest.handlers import add_ingest_routes
 from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
 from gateway.publish.hub import Hub
+from gateway.publish.pg_relay import PgRelay
+from gateway.publish.sse import add_stream_routes
+from gateway.publish.unread import UnreadAnnouncer
 from gateway.settings import Settings
-from gateway.storage.engine import create_engine, session_factory
+from gateway.storage.engine import create_engine, is_postgres, session_factory
 from gateway.storage.migrate import ensure_schema
 
 log = get_logger(__name__)
@@ -72,7 +75,26 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.HUB] = hub
     app[keys.PIPELINE] = Pipeline(app[keys.SESSIONS], app[keys.RULES], hub)
     app[keys.INGEST_SLOTS] = asyncio.Semaphore(app[keys.SETTINGS].ingest_concurrency)
+    announcer = UnreadAnnouncer(app[keys.SESSIONS], hub)
     yield
+    await announcer.close()
+
+
+async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Relay live changes between processes when they share a PostgreSQL database."""
+    if not is_postgres(app[keys.ENGINE]):
+        yield
+        return
+    relay = PgRelay(app[keys.SETTINGS].database_url, app[keys.HUB])
+    await relay.start()
+    yield
+    await relay.stop()
+
+
+async def close_streams(app: web.Application) -> None:
+    # Runs before in-flight requests are awaited, so live streams end instead of holding
+    # shutdown for the whole grace period.
+    app[keys.HUB].close()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -88,8 +110,10 @@ def create_app(settings: Settings) -> web.Application:
     setup_errors(app)
     setup_headers(app)
     # Opened in this order, closed in reverse: rules need nothing, the pipeline needs both.
-    app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx])
+    app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx, relay_ctx])
+    app.on_shutdown.append(close_streams)
     app.router.add_get("/healthz", healthz)
+    add_stream_routes(app)
     if not settings.separate_ingest_listener:
         add_ingest_routes(app)
     return app
