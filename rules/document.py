@@ -148,7 +148,7 @@ class _Builder:
             raise _TooLarge
         self.document.values[loc] = position(node.start_mark)
         if id(node) in self.active:
-            self.issues.error(position(node.start_mark), "an alias refers to itself")
+            self.error(position(node.start_mark), "an alias refers to itself")
             return None
         self.active.add(id(node))
         try:
@@ -160,6 +160,11 @@ class _Builder:
             return self.scalar(node, loc)
         finally:
             self.active.discard(id(node))
+
+    def error(self, at: Position, message: str) -> None:
+        """Report a value that cannot be read; it stands in as null, which is not judged."""
+        self.issues.error(at, message)
+        self.issues.settle(at)
 
     def mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
         explicit: dict[str, Any] = {}
@@ -210,12 +215,12 @@ class _Builder:
         if node.tag == _TIMESTAMP:
             return str(node.value)
         if node.tag not in _SCALAR_TAGS:
-            self.issues.error(position(node.start_mark), f"unsupported YAML tag {quote(node.tag)}")
+            self.error(position(node.start_mark), f"unsupported YAML tag {quote(node.tag)}")
             return None
         try:
             value = self.constructor.construct_object(node, deep=True)
         except ConstructorError as exc:
-            self.issues.error(position(node.start_mark), f"invalid value: {exc.problem}")
+            self.error(position(node.start_mark), f"invalid value: {exc.problem}")
             return None
         if self.is_secret(loc):
             return self.secret(node, value, loc)
@@ -240,6 +245,8 @@ class _Builder:
                 f"environment variable {name} is not set (in {quote(value)}); "
                 f"set it or write ${{{name}:-default}}",
             )
+        if not result.ok:
+            self.issues.settle(at)  # what stands in for the value is not worth judging
         if node.style is not None:  # quoted or block scalar: stays a string
             return result.text
         tag = self.resolver.resolve(  # type: ignore[no-untyped-call]

@@ -53,14 +53,39 @@ class Issues:
 
     file: str
     found: list[RuleIssue] = field(default_factory=list)
+    error_count: int = field(default=0, init=False)
+    """How many distinct errors were recorded (cheaper than `len(self.errors)`)."""
+    _seen: set[RuleIssue] = field(default_factory=set, init=False, repr=False)
+    _settled: set[Position] = field(default_factory=set, init=False, repr=False)
 
     def error(self, at: Position, message: str) -> None:
-        """Record an error at `at`."""
-        self.found.append(RuleIssue(self.file, at.line, at.column, message, "error"))
+        """Record an error at `at`, unless the value there is settled (see `settle`)."""
+        if at in self._settled:
+            return
+        if self._add(RuleIssue(self.file, at.line, at.column, message, "error")):
+            self.error_count += 1
+
+    def settle(self, at: Position) -> None:
+        """Mark the value written at `at` as already reported and unusable.
+
+        A value that could not be read as written (an unset variable, an unsupported tag)
+        stands in as something else; any later error about it would only be a consequence of
+        the one already reported, so errors at `at` are no longer recorded.
+        """
+        self._settled.add(at)
 
     def warning(self, at: Position, message: str) -> None:
         """Record a warning at `at`."""
-        self.found.append(RuleIssue(self.file, at.line, at.column, message, "warning"))
+        self._add(RuleIssue(self.file, at.line, at.column, message, "warning"))
+
+    def _add(self, issue: RuleIssue) -> bool:
+        # A node reached twice through a YAML alias would otherwise repeat the same problem
+        # at the same spot: each problem is recorded once.
+        if issue in self._seen:
+            return False
+        self._seen.add(issue)
+        self.found.append(issue)
+        return True
 
     @property
     def errors(self) -> list[RuleIssue]:

@@ -84,7 +84,10 @@ Environment variables: `${NAME}` and `${NAME:-default}` are substituted in every
 Problems are reported as `file:line:column: message`, all of them, sorted by position: YAML
 syntax, unknown or missing fields, wrong types, unknown enum values, bad operators, regular
 expressions and durations, template syntax, duplicate rule names, references to undefined
-sources or rules, unset variables.
+sources or rules, unset variables. A part with a problem does not hide the problems of the parts
+beside it: the `match` of a rule whose action is broken is still compiled, and so are the valid
+templates of an action with a wrong field. Each problem is reported once, at its own value, and
+never again as a consequence of another.
 """
 
 from __future__ import annotations
@@ -94,13 +97,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rules.compiler import Compiler
+from rules.compiler import Compiler, Known
 from rules.document import Document, Loc, parse_document
 from rules.engine import LOGS, CompiledRule, RuleSet, WebhookSource
 from rules.errors import Issues, RuleIssue, RulesError, quote
-from rules.schema import FileConfig, RuleConfig, RuleTestConfig, SourceConfig
+from rules.schema import NAME_MAX_LENGTH, FileConfig, RuleConfig, RuleTestConfig, SourceConfig
 from rules.testing import RuleTest
-from rules.validation import validate
+from rules.validation import check, validate
 
 
 def load_ruleset(path: str | Path, environ: Mapping[str, str] | None = None) -> RuleSet:
@@ -150,6 +153,24 @@ def _is_secret(loc: Loc) -> bool:
     return len(loc) == 4 and loc[0] == "sources" and loc[2:] == ("signature", "secret")
 
 
+def _known_sources(data: Any) -> Known:
+    """Name the sources rules and tests may refer to; None if the sources cannot be read."""
+    if data is None:
+        return [LOGS]
+    if not isinstance(data, dict):
+        return None
+    # A source with a bad name still counts as defined: it is reported once, where it is.
+    return [LOGS, *(name for name in data if name != LOGS)]
+
+
+def _name(raw: Any) -> str | None:
+    """Return the name of a rule or test as written, if it is a valid name."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if isinstance(name, str) and 0 < len(name) <= NAME_MAX_LENGTH:
+        return name
+    return None
+
+
 class _Load:
     """One pass over a parsed document: validate each part, compile it, cross-check."""
 
@@ -169,12 +190,14 @@ class _Load:
         rules_data = data.get("rules")
         tests_data = data.get("tests")
         sources = self.sources(sources_data if isinstance(sources_data, dict) else {})
-        known_sources = [LOGS, *(sources_data if isinstance(sources_data, dict) else {})]
+        known_sources = _known_sources(sources_data)
         rules, rule_names = self.rules(
             rules_data if isinstance(rules_data, list) else [], known_sources
         )
         tests = self.tests(
-            tests_data if isinstance(tests_data, list) else [], known_sources, rule_names
+            tests_data if isinstance(tests_data, list) else [],
+            known_sources,
+            rule_names if isinstance(rules_data, list) else None,
         )
         return RuleSet(
             rules=rules,
@@ -188,27 +211,26 @@ class _Load:
     def sources(self, data: dict[str, Any]) -> dict[str, WebhookSource]:
         enabled = {}
         for name, raw in data.items():
-            if not self.compiler.source_name(name, reserved=LOGS):
-                continue
-            config = validate(SourceConfig, raw, ("sources", name), self.doc, self.issues)
+            usable = self.compiler.source_name(name, reserved=LOGS)
+            config, failures = check(SourceConfig, raw, ("sources", name), self.doc, self.issues)
             if config is None:
+                if isinstance(raw, dict) and failures.intact(()):
+                    self.compiler.source_parts(name, raw, failures)
                 continue
             source = self.compiler.source(name, config)
-            if source is not None:
+            if source is not None and usable:
                 enabled[name] = source
         return enabled
 
-    def rules(
-        self, data: list[Any], known_sources: list[str]
-    ) -> tuple[list[CompiledRule], set[str]]:
+    def rules(self, data: list[Any], known_sources: Known) -> tuple[list[CompiledRule], set[str]]:
         compiled = []
         first_line: dict[str, int] = {}
         for index, raw in enumerate(data):
             loc: Loc = ("rules", index)
             # The name is checked before the rest validates, so a broken rule's name still
             # counts as defined and does not cause follow-on errors in tests.
-            name = raw.get("name") if isinstance(raw, dict) else None
-            if isinstance(name, str):
+            name = _name(raw)
+            if name is not None:
                 if name in first_line:
                     self.issues.error(
                         self.doc.at((*loc, "name")),
@@ -217,32 +239,36 @@ class _Load:
                     )
                 else:
                     first_line[name] = self.doc.at(loc).line
-            config = validate(RuleConfig, raw, loc, self.doc, self.issues)
+            config, failures = check(RuleConfig, raw, loc, self.doc, self.issues)
             if config is None:
+                if isinstance(raw, dict) and failures.intact(()):
+                    self.compiler.rule_parts(raw, loc, failures, known_sources)
                 continue
             rule = self.compiler.rule(config, loc, known_sources)
             if rule is not None:
                 compiled.append(rule)
         return compiled, set(first_line)
 
-    def tests(
-        self, data: list[Any], known_sources: list[str], rule_names: set[str]
-    ) -> list[RuleTest]:
+    def tests(self, data: list[Any], known_sources: Known, rule_names: Known) -> list[RuleTest]:
         compiled = []
         first_line: dict[str, int] = {}
         for index, raw in enumerate(data):
             loc: Loc = ("tests", index)
-            config = validate(RuleTestConfig, raw, loc, self.doc, self.issues)
+            name = _name(raw)
+            if name is not None:
+                if name in first_line:
+                    self.issues.error(
+                        self.doc.at((*loc, "name")),
+                        f"duplicate test name {quote(name)} "
+                        f"(first defined at line {first_line[name]})",
+                    )
+                else:
+                    first_line[name] = self.doc.at(loc).line
+            config, failures = check(RuleTestConfig, raw, loc, self.doc, self.issues)
             if config is None:
+                if isinstance(raw, dict) and failures.intact(()):
+                    self.compiler.test_parts(raw, loc, failures, known_sources, rule_names)
                 continue
-            if config.name in first_line:
-                self.issues.error(
-                    self.doc.at((*loc, "name")),
-                    f"duplicate test name {quote(config.name)} "
-                    f"(first defined at line {first_line[config.name]})",
-                )
-                continue
-            first_line[config.name] = self.doc.at(loc).line
             test = self.compiler.test(config, loc, known_sources, rule_names)
             if test is not None:
                 compiled.append(test)

@@ -78,7 +78,8 @@ def _duration(value: Any) -> timedelta:
         raise custom_error(f"invalid duration {quote(value)}: {exc}") from None
 
 
-def _one_or_many(value: Any) -> Any:
+def one_or_many(value: Any) -> Any:
+    """Wrap a single mapping or string into a list; leave anything else as it is."""
     return [value] if isinstance(value, dict | str) else value
 
 
@@ -97,11 +98,12 @@ def _version(value: Any) -> int:
     raise custom_error(f"unsupported version {quote(value)}; this gateway reads version 1")
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+NAME_MAX_LENGTH = 200
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Metadata = dict[str, Annotated[Any, AfterValidator(_metadata_value)]]
-TemplateList = Annotated[list[str], BeforeValidator(_one_or_many)]
+TemplateList = Annotated[list[str], BeforeValidator(one_or_many)]
 
 NotificationTypeField = Annotated[NotificationType, _enum(NotificationType, "notification type")]
 PriorityField = Annotated[Priority, _enum(Priority, "priority")]
@@ -225,13 +227,13 @@ class RuleConfig(Strict):
 
     name: Name
     description: str | None = None
-    source: Annotated[list[Name], BeforeValidator(_one_or_many)] | None = None
+    source: Annotated[list[Name], BeforeValidator(one_or_many)] | None = None
     match: dict[str, Any]
-    notify: Annotated[list[NotifyConfig], BeforeValidator(_one_or_many)] = Field(
+    notify: Annotated[list[NotifyConfig], BeforeValidator(one_or_many)] = Field(
         default_factory=list
     )
-    alert: Annotated[list[AlertConfig], BeforeValidator(_one_or_many)] = Field(default_factory=list)
-    resolve: Annotated[list[ResolveConfig], BeforeValidator(_one_or_many)] = Field(
+    alert: Annotated[list[AlertConfig], BeforeValidator(one_or_many)] = Field(default_factory=list)
+    resolve: Annotated[list[ResolveConfig], BeforeValidator(one_or_many)] = Field(
         default_factory=list
     )
     stop: bool = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -32,15 +33,55 @@ _EXPECTED = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """Where one part of the file failed validation: paths relative to that part.
+
+    Pydantic reports every failing field of a part at once, but then returns nothing for the
+    part; these paths tell which of its values did validate, so they can still be compiled
+    (and their own problems reported) without blaming any value twice.
+    """
+
+    paths: tuple[Loc, ...] = ()
+
+    def intact(self, path: Loc) -> bool:
+        """Tell whether nothing failed at `path` or above it (below it, something may have)."""
+        return not any(path[: len(failed)] == failed for failed in self.paths)
+
+    def clean(self, path: Loc) -> bool:
+        """Tell whether nothing failed at, above or below `path`: the value there is valid."""
+        size = len(path)
+        return not any(
+            path[: len(failed)] == failed or failed[:size] == path for failed in self.paths
+        )
+
+    def inside(self, path: Loc) -> Failures:
+        """Return the failures below `path`, relative to it."""
+        size = len(path)
+        return Failures(tuple(failed[size:] for failed in self.paths if failed[:size] == path))
+
+
 def validate(model: type[M], data: Any, loc: Loc, doc: Document, issues: Issues) -> M | None:
     """Return `data` validated as `model`, or None after recording every error in `issues`."""
+    return check(model, data, loc, doc, issues)[0]
+
+
+def check(
+    model: type[M], data: Any, loc: Loc, doc: Document, issues: Issues
+) -> tuple[M | None, Failures]:
+    """Validate as `validate` does; also return where validation failed, relative to `loc`."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), _NONE
     except ValidationError as exc:
+        failed = []
         for error in exc.errors(include_url=False):
             at, message = describe_error(model, error, loc, doc)
             issues.error(at, message)
-        return None
+            failed.append(tuple(error["loc"]))
+        return None, Failures(tuple(failed))
+
+
+_NONE = Failures()
 
 
 def describe_error(
