@@ -84,6 +84,12 @@ class Applied:
     alerts: int = 0
     resolved: int = 0
     changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # (outcome, type, priority or severity) -> count, for the metrics (gateway.publish.metrics).
+    tally: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def count(self, outcome: str, kind: str, level: str, n: int = 1) -> None:
+        key = (outcome, kind, level)
+        self.tally[key] = self.tally.get(key, 0) + n
 
 
 async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
@@ -107,8 +113,10 @@ async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
             )
             if created is None:
                 out.suppressed += 1
+                out.count("notification.suppressed", op.type, op.priority)
                 continue
             out.notifications += 1
+            out.count("notification.created", op.type, op.priority)
             out.changes.append(
                 (
                     "notification.created",
@@ -133,6 +141,12 @@ async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
             )
             out.alerts += op.count
             kind = "alert.created" if occurrence.created else "alert.incremented"
+            # A new alert is one creation and count - 1 increments; an open one, count increments.
+            opened = int(occurrence.created)
+            if opened:
+                out.count("alert.created", d.alert_type, d.severity)
+            if op.count > opened:
+                out.count("alert.incremented", d.alert_type, d.severity, op.count - opened)
             out.changes.append(
                 (
                     kind,
@@ -149,5 +163,6 @@ async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
             )
             if resolved is not None:
                 out.resolved += 1
+                out.count("alert.resolved", resolved.alert_type, resolved.severity)
                 out.changes.append(("alert.resolved", {"id": resolved.id}))
     return out

@@ -8,16 +8,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from structlog import get_logger
 
 from gateway import keys
+from gateway.api.routes import add_api_routes
+from gateway.first_admin import first_admin_ctx
+from gateway.health import add_health_routes
+from gateway.http.access_log import setup_access_log
+from gateway.http.auth import setup_auth
 from gateway.http.errors import setup_errors
 from gateway.http.headers import setup_headers
+from gateway.http.metrics import add_metrics_route, setup_request_metrics
 from gateway.http.request_id import setup_request_id
+from gateway.http.sessions import setup_sessions
 from gateway.ingest.handlers import add_ingest_routes
 from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
 from gateway.publish.hub import Hub
+from gateway.publish.metrics import Metrics
 from gateway.publish.pg_relay import PgRelay
 from gateway.publish.sse import add_stream_routes
 from gateway.publish.unread import UnreadAnnouncer
@@ -51,6 +60,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def rules_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     live = LiveRules(settings.config_path)
+    live.on_load(app[keys.METRICS].rules_loaded)
     status = await live.load()
     if not status.ok:
         raise StartupError(f"cannot load rules:\n{status.error}")
@@ -67,17 +77,31 @@ async def rules_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _watch(live: LiveRules, interval: float) -> None:
     async for _status in live.watch(interval):
-        pass  # LiveRules logs each outcome; later stages (metrics, self-alerts) hook in here
+        pass  # LiveRules logs each outcome and reports it to its listeners (metrics)
 
 
 async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     app[keys.HUB] = hub
-    app[keys.PIPELINE] = Pipeline(app[keys.SESSIONS], app[keys.RULES], hub)
+    app[keys.PIPELINE] = Pipeline(
+        app[keys.SESSIONS], app[keys.RULES], hub, metrics=app[keys.METRICS]
+    )
     app[keys.INGEST_SLOTS] = asyncio.Semaphore(app[keys.SETTINGS].ingest_concurrency)
+    app[keys.RULE_STATS] = app[keys.PIPELINE].rule_stats
     announcer = UnreadAnnouncer(app[keys.SESSIONS], hub)
     yield
     await announcer.close()
+
+
+async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Point the metrics read at scrape time at the started hub, rules and pipeline."""
+    metrics, hub, live = app[keys.METRICS], app[keys.HUB], app[keys.RULES]
+    stats = app[keys.PIPELINE].rule_stats
+    metrics.watch_sse_clients(lambda: hub.subscriber_count)
+    metrics.watch_rule_matches(
+        lambda: ((rule.name, stats.get(rule.name).count) for rule in live.current.rules)
+    )
+    yield
 
 
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -97,23 +121,30 @@ async def close_streams(app: web.Application) -> None:
     app[keys.HUB].close()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway: admin side, and ingestion unless it has a listener of its own."""
     app = web.Application(client_max_size=settings.limits.max_body_bytes)
     app[keys.SETTINGS] = settings
-    # Order matters: the request id must wrap error handling so problem bodies carry it.
+    app[keys.METRICS] = Metrics(CollectorRegistry())
+    # Order matters: the request id must wrap error handling so problem bodies carry it; the
+    # access log and the timing sit between them, to carry the id and see the final status.
     setup_request_id(app)
+    setup_access_log(app)
+    setup_request_metrics(app)
     setup_errors(app)
     setup_headers(app)
+    # Inside error handling: a failed token lookup becomes a problem response too.
+    setup_auth(app)
+    setup_sessions(app)
     # Opened in this order, closed in reverse: rules need nothing, the pipeline needs both.
-    app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx, relay_ctx])
+    app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx, metrics_ctx, relay_ctx])
+    # Last, so the first admin's password is printed once everything else has started.
+    app.cleanup_ctx.append(first_admin_ctx)
     app.on_shutdown.append(close_streams)
-    app.router.add_get("/healthz", healthz)
+    add_health_routes(app)
+    add_metrics_route(app)
     add_stream_routes(app)
+    add_api_routes(app)
     if not settings.separate_ingest_listener:
         add_ingest_routes(app)
     return app
@@ -124,7 +155,10 @@ def create_ingest_app(main: web.Application) -> web.Application:
     settings = main[keys.SETTINGS]
     app = web.Application(client_max_size=settings.limits.max_body_bytes)
     app[keys.SETTINGS] = settings
+    app[keys.METRICS] = main[keys.METRICS]
     setup_request_id(app)
+    setup_access_log(app)
+    setup_request_metrics(app)
     setup_errors(app)
     setup_headers(app)
 
@@ -137,6 +171,6 @@ def create_ingest_app(main: web.Application) -> web.Application:
         ingest[keys.INGEST_SLOTS] = main[keys.INGEST_SLOTS]
 
     app.on_startup.append(share)
-    app.router.add_get("/healthz", healthz)
+    add_health_routes(app)
     add_ingest_routes(app)
     return app

@@ -1,4 +1,4 @@
-"""Command line: serve | db | rules | token.
+"""Command line: serve | db | rules | token | admin.
 
 Every `serve` option also reads a `GATEWAY_…` environment variable; a flag wins over it.
 """
@@ -126,6 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default=_env("LOG_LEVEL", "info"), help="env GATEWAY_LOG_LEVEL"
     )
+    serve.add_argument(
+        "--metrics-token",
+        default=_env("METRICS_TOKEN"),
+        help="bearer token GET /metrics requires; prefer the environment, which `ps` does "
+        "not show (env GATEWAY_METRICS_TOKEN)",
+    )
+    serve.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        default=_env_bool("SECURE_COOKIES"),
+        help="mark the session cookie Secure even when requests arrive over plain http, as "
+        "behind a TLS-terminating proxy (env GATEWAY_SECURE_COOKIES)",
+    )
+    serve.add_argument(
+        "--session-idle-timeout",
+        type=float,
+        default=float(_env("SESSION_IDLE_TIMEOUT", 30 * 60)),
+        help="seconds a dashboard session survives unused (env GATEWAY_SESSION_IDLE_TIMEOUT)",
+    )
+    serve.add_argument(
+        "--session-absolute-timeout",
+        type=float,
+        default=float(_env("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600)),
+        help="seconds a dashboard session lasts at most (env GATEWAY_SESSION_ABSOLUTE_TIMEOUT)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
@@ -169,7 +194,41 @@ def build_parser() -> argparse.ArgumentParser:
     listing = token.add_parser("list", help="list tokens with their last use")
     _add_database_url(listing)
     listing.set_defaults(func=cmd_token_list)
+
+    admin = sub.add_parser("admin", help="admin accounts of the dashboard").add_subparsers(
+        dest="admin_command", required=True
+    )
+    admin_create = admin.add_parser("create", help="create an account")
+    admin_create.add_argument("email")
+    admin_create.add_argument("--role", choices=["admin", "viewer"], default="admin")
+    _add_password_stdin(admin_create)
+    _add_database_url(admin_create)
+    admin_create.set_defaults(func=cmd_admin_create)
+    admin_password = admin.add_parser(
+        "set-password", help="change an account's password and sign it out everywhere"
+    )
+    admin_password.add_argument("email")
+    _add_password_stdin(admin_password)
+    _add_database_url(admin_password)
+    admin_password.set_defaults(func=cmd_admin_set_password)
+    admin_disable = admin.add_parser(
+        "disable", help="disable an account and sign it out everywhere"
+    )
+    admin_disable.add_argument("email")
+    _add_database_url(admin_disable)
+    admin_disable.set_defaults(func=cmd_admin_disable)
+    admin_list = admin.add_parser("list", help="list accounts with their last sign-in")
+    _add_database_url(admin_list)
+    admin_list.set_defaults(func=cmd_admin_list)
     return parser
+
+
+def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of prompting",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,6 +253,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         log_format=args.log_format,
         log_level=args.log_level,
+        metrics_token=args.metrics_token or None,
+        secure_cookies=args.secure_cookies,
+        session_idle_timeout=args.session_idle_timeout,
+        session_absolute_timeout=args.session_absolute_timeout,
         limits=IngestLimits(
             max_body_bytes=args.max_body_bytes,
             max_line_bytes=args.max_line_bytes,
@@ -365,4 +428,111 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     print(f"{'NAME':24} {'SCOPE':7} {'CREATED':26} {'LAST USED':26} STATUS")
     for row in rows:
         print(f"{row[0]:24} {row[1]:7} {row[2]:26} {row[3]:26} {row[4]}")
+    return 0
+
+
+# -- admin accounts ----------------------------------------------------------------------------
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    """Read the new password from stdin (--password-stdin) or prompt for it twice."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_admin_create(args: argparse.Namespace) -> int:
+    from gateway.errors import Conflict
+    from gateway.services.admin_user_service import check_email, check_password, create_user
+    from gateway.services.passwords import Passwords
+
+    try:
+        check_email(args.email)
+        password = _new_password(args)
+        check_password(password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def job(db: Any) -> str:
+        user = await create_user(
+            db, email=args.email, password=password, role=args.role, passwords=Passwords()
+        )
+        return user.email
+
+    try:
+        email = _run_db(args, job)
+    except (Conflict, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {args.role} account {email!r}")
+    return 0
+
+
+def cmd_admin_set_password(args: argparse.Namespace) -> int:
+    from gateway.errors import RecordNotFound
+    from gateway.services.admin_user_service import check_password, set_password
+    from gateway.services.passwords import Passwords
+
+    try:
+        password = _new_password(args)
+        check_password(password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    async def job(db: Any) -> str:
+        user = await set_password(db, args.email, password, passwords=Passwords())
+        return user.email
+
+    try:
+        email = _run_db(args, job)
+    except RecordNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"changed the password of {email!r}; its sessions are signed out")
+    return 0
+
+
+def cmd_admin_disable(args: argparse.Namespace) -> int:
+    from gateway.errors import RecordNotFound
+    from gateway.services.admin_user_service import disable
+
+    async def job(db: Any) -> str:
+        user = await disable(db, args.email)
+        return user.email
+
+    try:
+        email = _run_db(args, job)
+    except RecordNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"disabled {email!r}; its sessions are signed out")
+    return 0
+
+
+def cmd_admin_list(args: argparse.Namespace) -> int:
+    from gateway.services.admin_user_service import list_users
+
+    async def job(db: Any) -> list[tuple[str, str, str, str, str]]:
+        return [
+            (
+                u.email,
+                u.role,
+                u.created_at.isoformat(timespec="seconds"),
+                u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "never",
+                "active" if u.is_active else "disabled",
+            )
+            for u in await list_users(db)
+        ]
+
+    rows = _run_db(args, job)
+    print(f"{'EMAIL':32} {'ROLE':7} {'CREATED':26} {'LAST SIGN-IN':26} STATUS")
+    for row in rows:
+        print(f"{row[0]:32} {row[1]:7} {row[2]:26} {row[3]:26} {row[4]}")
     return 0

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gateway.http.login_throttle import LoginThrottle
 from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
 from gateway.publish.hub import Hub
+from gateway.publish.metrics import Metrics
+from gateway.rule_stats import RuleStats
+from gateway.services.passwords import Passwords
 from gateway.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -20,3 +25,12 @@ HUB = web.AppKey("hub", Hub)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 # Bounds how many ingestion batches run at once; callers beyond it get 503 + Retry-After.
 INGEST_SLOTS = web.AppKey("ingest_slots", asyncio.Semaphore)
+# The Prometheus metrics, in a registry of this app's own (served at /metrics).
+METRICS = web.AppKey("metrics", Metrics)
+# Match counts per rule since start, kept by the pipeline, shown by the admin API.
+RULE_STATS = web.AppKey("rule_stats", RuleStats)
+# The admin API's OpenAPI document, built once the router is frozen.
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+# Dashboard sign-in: the argon2id hasher (settings' parameters) and the failed-login counts.
+PASSWORDS = web.AppKey("passwords", Passwords)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)

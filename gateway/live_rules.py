@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +15,7 @@ from pathlib import Path
 from structlog import get_logger
 
 from rules.engine import RuleSet
-from rules.errors import RulesError
+from rules.errors import RuleIssue, RulesError
 from rules.loader import load_ruleset
 
 log = get_logger(__name__)
@@ -28,6 +28,8 @@ class ReloadStatus:
     ok: bool
     at: datetime
     error: str | None = None
+    issues: tuple[RuleIssue, ...] = ()
+    """The positioned errors of a file that failed to load (empty when unreadable or ok)."""
 
 
 class LiveRules:
@@ -41,6 +43,11 @@ class LiveRules:
         self._lock = asyncio.Lock()
         self.last_status: ReloadStatus | None = None
         self.last_success_at: datetime | None = None
+        self._listeners: list[Callable[[ReloadStatus], None]] = []
+
+    def on_load(self, listener: Callable[[ReloadStatus], None]) -> None:
+        """Call `listener` with the outcome of every load attempt (start-up, watch, SIGHUP)."""
+        self._listeners.append(listener)
 
     @property
     def current(self) -> RuleSet:
@@ -56,7 +63,8 @@ class LiveRules:
                 stamp = await asyncio.to_thread(self._file_stamp)
                 ruleset = await asyncio.to_thread(load_ruleset, self.path, self._environ)
             except (RulesError, OSError) as exc:
-                status = ReloadStatus(ok=False, at=now, error=str(exc))
+                issues = tuple(exc.issues) if isinstance(exc, RulesError) else ()
+                status = ReloadStatus(ok=False, at=now, error=str(exc), issues=issues)
                 log.error("rules_reload_failed", path=str(self.path), error=str(exc))
             else:
                 self._current = ruleset
@@ -67,6 +75,8 @@ class LiveRules:
                     log.warning("rules_warning", issue=str(warning))
                 log.info("rules_loaded", path=str(self.path), rules=len(ruleset.rules))
             self.last_status = status
+            for listener in self._listeners:
+                listener(status)
             return status
 
     async def watch(self, interval: float) -> AsyncIterator[ReloadStatus]:

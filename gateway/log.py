@@ -21,7 +21,9 @@ def setup_logging(fmt: Literal["auto", "json", "console"] = "auto", level: str =
     ]
     renderer: structlog.types.Processor
     if use_console:
-        renderer = structlog.dev.ConsoleRenderer()
+        # Plain tracebacks: the default (rich, when installed) prints every frame's local
+        # variables, and those can hold tokens, secrets or a database URL with its password.
+        renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     else:
         shared.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()

@@ -9,9 +9,10 @@ import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from gateway.ingest.limits import IngestLimits
+from gateway.services.passwords import HashParameters
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
 
@@ -34,7 +35,16 @@ class Settings(BaseModel):
     shutdown_grace: float = Field(default=10.0, ge=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
+    # When set, GET /metrics requires it as a bearer token; SecretStr keeps it out of reprs.
+    metrics_token: SecretStr | None = None
     limits: IngestLimits = IngestLimits()
+    # Dashboard sign-in. Secure cookies are also set on any request that came over https;
+    # turn this on behind a TLS-terminating proxy (it also makes the Origin check expect https).
+    secure_cookies: bool = False
+    session_idle_timeout: float = Field(default=30 * 60.0, gt=0)
+    session_absolute_timeout: float = Field(default=12 * 3600.0, gt=0)
+    # Only tests lower these: production always hashes with the defaults.
+    password_hashing: HashParameters = HashParameters()
 
     @property
     def separate_ingest_listener(self) -> bool:

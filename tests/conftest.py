@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.app import SERVER_KWARGS, create_app
+from gateway.services.passwords import HashParameters
 from gateway.settings import Settings
 from gateway.storage.engine import create_engine, session_factory
 from gateway.storage.engine import database_url as parse_database_url
@@ -190,6 +191,10 @@ BUNDLED_RULES = REPO / "rules.yaml"
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
+# argon2id at its lowest cost: production parameters take a noticeable fraction of a second
+# per hash, and every app start hashes the first admin's password.
+CHEAP_HASHING = HashParameters(time_cost=1, memory_cost=8, parallelism=1)
+
 
 class GatewayTestServer(TestServer):
     """A loopback server with the same runner options `gateway serve` uses."""
@@ -215,6 +220,7 @@ def make_client(aiohttp_client: Any, database_url: str, rules_file: Path) -> Mak
             "config_path": rules_file,
             "database_url": database_url,
             "reload_interval": 0,
+            "password_hashing": CHEAP_HASHING,
         }
         fields.update(overrides)
         app = create_app(Settings(**fields))

@@ -25,6 +25,7 @@ from gateway.ingest.signatures import (
     verify_standard_webhook,
 )
 from gateway.pipeline import BatchResult
+from gateway.publish.metrics import INPUT_LOGS, INPUT_WEBHOOK
 from rules.engine import WebhookSource
 
 log = get_logger(__name__)
@@ -60,7 +61,11 @@ async def ingest_logs(request: web.Request) -> web.Response:
     except UnsupportedMediaType as exc:
         raise problem(415, f"unsupported content type {content_type!r}") from exc
     events = [line.event for line in parsed.events]
+    metrics = request.app[keys.METRICS]
+    if parsed.errors:
+        metrics.rejected(e.error for e in parsed.errors)
     async with ingest_slot(request):
+        metrics.received(INPUT_LOGS, "logs", len(events))
         result = await run_batch(request, events, source="logs")
     payload = result.as_dict()
     payload["received"] = parsed.received
@@ -89,6 +94,8 @@ async def ingest_webhook(request: web.Request) -> web.Response:
         raise problem(400, f"body is not valid JSON: {exc}") from exc
     events = webhook_events(source, payload)
     async with ingest_slot(request):
+        # source.name comes from rules.yaml: an unknown source was refused above, unlabelled.
+        request.app[keys.METRICS].received(INPUT_WEBHOOK, source.name, len(events))
         result = await run_batch(request, events, source=source.name, delivery_id=delivery_id)
     out = result.as_dict()
     out["duplicate"] = result.duplicate
@@ -119,6 +126,7 @@ def verify_signature(source: WebhookSource, body: bytes, request: web.Request) -
         return None
     except SignatureError as exc:
         log.warning("webhook_signature_rejected", source=source.name, reason=str(exc))
+        request.app[keys.METRICS].signature_rejections(source.name).inc()
         raise problem(401, f"webhook signature rejected: {exc}") from exc
 
 
@@ -168,17 +176,23 @@ async def ingest_slot(request: web.Request) -> AsyncIterator[None]:
     """Wait briefly for a free ingestion slot; shed load with 503 rather than queue unbounded."""
     slots = request.app[keys.INGEST_SLOTS]
     timeout = request.app[keys.SETTINGS].ingest_queue_timeout
+    metrics = request.app[keys.METRICS]
     try:
-        await asyncio.wait_for(slots.acquire(), timeout)
+        # Not wait_for: on Python 3.11 wait_for(..., 0) times out even when a slot is free.
+        async with asyncio.timeout(timeout):
+            await slots.acquire()
     except TimeoutError as exc:
+        metrics.load_shed.inc()
         raise problem(
             503,
             "ingestion is at capacity; retry later",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         ) from exc
+    metrics.batches_in_progress.inc()
     try:
         yield
     finally:
+        metrics.batches_in_progress.dec()
         slots.release()
 
 

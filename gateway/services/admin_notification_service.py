@@ -106,6 +106,16 @@ def _before(
     return or_(timestamp < cursor_time, and_(timestamp == cursor_time, model.id < before_id))
 
 
+def _before_key(
+    model: type[AdminNotification] | type[PlatformAlert],
+    timestamp: InstrumentedAttribute[datetime],
+    key: tuple[datetime, int],
+) -> ColumnElement[bool]:
+    """Return rows after the key (timestamp, id) in (timestamp desc, id desc) order."""
+    at, key_id = key
+    return or_(timestamp < at, and_(timestamp == at, model.id < key_id))
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -258,6 +268,7 @@ class AdminNotificationService:
         q: str | None = None,
         store_id: str | int | None = None,
         before_id: int | None = None,
+        before_key: tuple[datetime, int] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[AdminNotification], int]:
@@ -266,7 +277,9 @@ class AdminNotificationService:
         `since` is inclusive and `until` exclusive (on created_at); `q` is a case-insensitive
         substring of the title or message; `store_id` matches `store_id` in the metadata,
         whether stored as a number or a string. `before_id` is a keyset cursor: the page
-        starts after that notification. The total ignores the cursor, limit and offset.
+        starts after that notification. `before_key` is the same cursor given by value,
+        (created_at, id) of the last row seen, so it holds after that row is deleted. The
+        total ignores the cursors, limit and offset.
         """
         _check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = []
@@ -300,6 +313,10 @@ class AdminNotificationService:
         stmt = select(AdminNotification).where(*conditions)
         if before_id is not None:
             stmt = stmt.where(_before(AdminNotification, AdminNotification.created_at, before_id))
+        if before_key is not None:
+            stmt = stmt.where(
+                _before_key(AdminNotification, AdminNotification.created_at, before_key)
+            )
         stmt = (
             stmt.order_by(AdminNotification.created_at.desc(), AdminNotification.id.desc())
             .limit(limit)
@@ -324,6 +341,21 @@ class AdminNotificationService:
         """Return how many notifications are unread, for the header badge."""
         stmt = select(func.count()).where(AdminNotification.is_read == false())
         return int(await db.scalar(stmt) or 0)
+
+    async def get_unread_marker(self, db: AsyncSession) -> tuple[int, int, datetime | None]:
+        """Return (unread count, highest id, latest updated_at), in one query.
+
+        Any change to what the unread views show changes the marker: a new notification
+        raises the highest id, reading or unreading moves updated_at, deleting an unread one
+        lowers the count.
+        """
+        stmt = select(
+            func.count().filter(AdminNotification.is_read == false()),
+            func.max(AdminNotification.id),
+            func.max(AdminNotification.updated_at),
+        )
+        unread, highest, updated = (await db.execute(stmt)).one()
+        return int(unread or 0), int(highest or 0), updated
 
     async def get_unread_count_by_priority(self, db: AsyncSession) -> dict[str, int]:
         """Return the unread count per priority; every priority is present, zeros included."""
@@ -759,6 +791,7 @@ class PlatformAlertService:
         system: str | None = None,
         since: datetime | None = None,
         before_id: int | None = None,
+        before_key: tuple[datetime, int] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[PlatformAlert], int]:
@@ -766,7 +799,9 @@ class PlatformAlertService:
 
         `store_id` and `system` must appear in affected_stores / affected_systems; `since`
         (inclusive) applies to the last occurrence. `before_id` is a keyset cursor on
-        (last_occurred_at, id); the total ignores the cursor, limit and offset.
+        (last_occurred_at, id); `before_key` gives it by value, as seen when the page was
+        read, so an alert that recurs meanwhile moves to the top without shifting later pages.
+        The total ignores the cursors, limit and offset.
         """
         _check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = []
@@ -793,6 +828,10 @@ class PlatformAlertService:
         stmt = select(PlatformAlert).where(*conditions)
         if before_id is not None:
             stmt = stmt.where(_before(PlatformAlert, PlatformAlert.last_occurred_at, before_id))
+        if before_key is not None:
+            stmt = stmt.where(
+                _before_key(PlatformAlert, PlatformAlert.last_occurred_at, before_key)
+            )
         stmt = (
             stmt.order_by(PlatformAlert.last_occurred_at.desc(), PlatformAlert.id.desc())
             .limit(limit)

@@ -1,4 +1,4 @@
-"""The ORM models: notifications, platform alerts, their dedup state, API tokens, deliveries.
+"""The ORM models: notifications, alerts, dedup state, tokens, deliveries, accounts, sessions.
 
 Models carry no relationships, so nothing is ever lazy-loaded behind an `await`.
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -166,3 +168,48 @@ class WebhookDelivery(Base):
     source: Mapped[str] = mapped_column(String(100), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdminUser(Base):
+    """An account that signs in to the admin API and dashboard; its password is argon2id."""
+
+    __tablename__ = "admin_users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    # Stored lower-cased, so the unique constraint is case-insensitive on either backend.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        state = "" if self.is_active else " disabled"
+        return f"<AdminUser {self.id} {self.email!r} {self.role}{state}>"
+
+
+class AdminSession(Base):
+    """A signed-in dashboard session; its id is the sha256 of the cookie, never the cookie."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (
+        Index("ix_admin_sessions_user_id", "user_id"),
+        Index("ix_admin_sessions_expires_at", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("admin_users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    def __repr__(self) -> str:
+        state = " revoked" if self.revoked_at else ""
+        return f"<AdminSession user={self.user_id} until {self.expires_at.isoformat()}{state}>"

@@ -321,6 +321,17 @@ class TestGetNotifications:
         assert total == total_again == 4
         assert await ids(db, before_id=999_999) == []
 
+    async def test_keyset_cursor_by_value_outlives_its_row(self, db: AsyncSession) -> None:
+        """before_key continues after (created_at, id) even once that row is deleted."""
+        a = await add(db, 0)
+        b = await add(db, 1)
+        c = await add(db, 1)
+        d = await add(db, 2)
+        key = (c.created_at, c.id)
+        await service.delete_notification(db, c.id)
+        assert await ids(db, before_key=key) == [b.id, a.id]
+        assert await ids(db, before_key=(d.created_at, d.id), limit=1) == [b.id]
+
     async def test_negative_limit_is_refused(self, db: AsyncSession) -> None:
         """A negative limit is an error."""
         with pytest.raises(ValueError, match="limit"):
@@ -355,6 +366,21 @@ class TestUnread:
             "high": 2,
             "critical": 1,
         }
+
+    async def test_unread_marker_moves_with_every_change(self, db: AsyncSession) -> None:
+        """The marker changes on a new, read, unread or deleted notification."""
+        assert await service.get_unread_marker(db) == (0, 0, None)
+        first = await add(db, 0)
+        second = await add(db, 1)
+        seen = {await service.get_unread_marker(db)}
+        assert (await service.get_unread_marker(db))[:2] == (2, second.id)
+        await service.mark_as_read(db, first.id)
+        seen.add(await service.get_unread_marker(db))
+        await service.mark_as_unread(db, first.id)
+        seen.add(await service.get_unread_marker(db))
+        await service.delete_notification(db, first.id)
+        seen.add(await service.get_unread_marker(db))
+        assert len(seen) == 4
 
 
 class TestSingleNotification:
