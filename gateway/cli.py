@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +21,98 @@ from gateway.settings import DEFAULT_DATABASE_URL, Settings
 DEFAULT_LIMITS = IngestLimits()
 
 
-def _env(name: str, default: Any = None) -> Any:
-    return os.environ.get(f"GATEWAY_{name}", default)
+ENV_PREFIX = "GATEWAY_"
 
 
-def _env_bool(name: str) -> bool:
-    return str(_env(name, "")).lower() in ("1", "true", "yes", "on")
+@dataclass(frozen=True, slots=True)
+class ServeOption:
+    """One `gateway serve` flag and the environment variable that sets its default."""
+
+    flag: str
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    switch: bool = False
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.flag.removeprefix("--").replace("-", "_").upper()
+
+
+SERVE_OPTIONS: tuple[ServeOption, ...] = (
+    ServeOption("--config", "rules file", "rules.yaml"),
+    ServeOption(
+        "--database-url",
+        "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB",
+        DEFAULT_DATABASE_URL,
+    ),
+    ServeOption("--host", "admin listener address", "127.0.0.1"),
+    ServeOption("--port", "admin listener port", 8080, int),
+    ServeOption("--ingest-host", "separate ingestion listener address"),
+    ServeOption("--ingest-port", "separate ingestion listener port", None, int),
+    ServeOption("--migrate", "upgrade the database schema on start", switch=True),
+    ServeOption("--reload-interval", "seconds between rules-file checks, 0 to disable", 2.0, float),
+    ServeOption("--ingest-concurrency", "batches processed at once", 8, int),
+    ServeOption("--shutdown-grace", "seconds to finish in-flight work on SIGTERM", 10.0, float),
+    ServeOption(
+        "--max-body-bytes",
+        "body size limit, after decompression",
+        DEFAULT_LIMITS.max_body_bytes,
+        int,
+    ),
+    ServeOption("--max-line-bytes", "log line size limit", DEFAULT_LIMITS.max_line_bytes, int),
+    ServeOption("--max-lines", "lines per request", DEFAULT_LIMITS.max_lines, int),
+    ServeOption("--max-depth", "nesting depth of one event", DEFAULT_LIMITS.max_depth, int),
+    ServeOption("--log-format", "log output", "auto", choices=("auto", "json", "console")),
+    ServeOption("--log-level", "log level", "info"),
+    ServeOption(
+        "--metrics-token",
+        "bearer token GET /metrics requires; prefer the environment, which `ps` does not show",
+    ),
+    ServeOption(
+        "--secure-cookies",
+        "mark the session cookie Secure even when requests arrive over plain http, as behind "
+        "a TLS-terminating proxy",
+        switch=True,
+    ),
+    ServeOption(
+        "--session-idle-timeout", "seconds a dashboard session survives unused", 30 * 60.0, float
+    ),
+    ServeOption(
+        "--session-absolute-timeout",
+        "seconds a dashboard session lasts at most",
+        12 * 3600.0,
+        float,
+    ),
+)
+
+
+def environment_variables() -> list[str]:
+    """Every `GATEWAY_…` variable `gateway serve` reads."""
+    return [option.env for option in SERVE_OPTIONS]
+
+
+def _add_option(parser: argparse.ArgumentParser, option: ServeOption) -> None:
+    raw = os.environ.get(option.env)
+    help_text = f"{option.help} (env {option.env})"
+    if option.switch:
+        on = (raw or "").lower() in ("1", "true", "yes", "on")
+        parser.add_argument(option.flag, action="store_true", default=on, help=help_text)
+        return
+    # argparse converts a string default with `type`, so a bad variable is reported like a
+    # bad flag ("argument --port: invalid int value").
+    parser.add_argument(
+        option.flag,
+        type=option.type,
+        choices=option.choices,
+        default=raw if raw is not None else option.default,
+        help=help_text,
+    )
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url",
-        default=_env("DATABASE_URL", DEFAULT_DATABASE_URL),
-        help="sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB "
-        "(env GATEWAY_DATABASE_URL)",
-    )
+    _add_option(parser, SERVE_OPTIONS[1])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,115 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument(
-        "--config", default=_env("CONFIG", "rules.yaml"), help="rules file (env GATEWAY_CONFIG)"
-    )
-    _add_database_url(serve)
-    serve.add_argument(
-        "--host",
-        default=_env("HOST", "127.0.0.1"),
-        help="admin listener address (env GATEWAY_HOST)",
-    )
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=int(_env("PORT", 8080)),
-        help="admin listener port (env GATEWAY_PORT)",
-    )
-    serve.add_argument(
-        "--ingest-host",
-        default=_env("INGEST_HOST"),
-        help="separate ingestion listener address (env GATEWAY_INGEST_HOST)",
-    )
-    ingest_port = _env("INGEST_PORT")
-    serve.add_argument(
-        "--ingest-port",
-        type=int,
-        default=int(ingest_port) if ingest_port else None,
-        help="separate ingestion listener port (env GATEWAY_INGEST_PORT)",
-    )
-    serve.add_argument(
-        "--migrate",
-        action="store_true",
-        default=_env_bool("MIGRATE"),
-        help="upgrade the database schema on start (env GATEWAY_MIGRATE)",
-    )
-    serve.add_argument(
-        "--reload-interval",
-        type=float,
-        default=float(_env("RELOAD_INTERVAL", 2.0)),
-        help="seconds between rules-file checks, 0 to disable (env GATEWAY_RELOAD_INTERVAL)",
-    )
-    serve.add_argument(
-        "--ingest-concurrency",
-        type=int,
-        default=int(_env("INGEST_CONCURRENCY", 8)),
-        help="batches processed at once (env GATEWAY_INGEST_CONCURRENCY)",
-    )
-    serve.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=float(_env("SHUTDOWN_GRACE", 10.0)),
-        help="seconds to finish in-flight work on SIGTERM (env GATEWAY_SHUTDOWN_GRACE)",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=int(_env("MAX_BODY_BYTES", DEFAULT_LIMITS.max_body_bytes)),
-        help="env GATEWAY_MAX_BODY_BYTES",
-    )
-    serve.add_argument(
-        "--max-line-bytes",
-        type=int,
-        default=int(_env("MAX_LINE_BYTES", DEFAULT_LIMITS.max_line_bytes)),
-        help="env GATEWAY_MAX_LINE_BYTES",
-    )
-    serve.add_argument(
-        "--max-lines",
-        type=int,
-        default=int(_env("MAX_LINES", DEFAULT_LIMITS.max_lines)),
-        help="env GATEWAY_MAX_LINES",
-    )
-    serve.add_argument(
-        "--max-depth",
-        type=int,
-        default=int(_env("MAX_DEPTH", DEFAULT_LIMITS.max_depth)),
-        help="env GATEWAY_MAX_DEPTH",
-    )
-    serve.add_argument(
-        "--log-format",
-        choices=["auto", "json", "console"],
-        default=_env("LOG_FORMAT", "auto"),
-        help="env GATEWAY_LOG_FORMAT",
-    )
-    serve.add_argument(
-        "--log-level", default=_env("LOG_LEVEL", "info"), help="env GATEWAY_LOG_LEVEL"
-    )
-    serve.add_argument(
-        "--metrics-token",
-        default=_env("METRICS_TOKEN"),
-        help="bearer token GET /metrics requires; prefer the environment, which `ps` does "
-        "not show (env GATEWAY_METRICS_TOKEN)",
-    )
-    serve.add_argument(
-        "--secure-cookies",
-        action="store_true",
-        default=_env_bool("SECURE_COOKIES"),
-        help="mark the session cookie Secure even when requests arrive over plain http, as "
-        "behind a TLS-terminating proxy (env GATEWAY_SECURE_COOKIES)",
-    )
-    serve.add_argument(
-        "--session-idle-timeout",
-        type=float,
-        default=float(_env("SESSION_IDLE_TIMEOUT", 30 * 60)),
-        help="seconds a dashboard session survives unused (env GATEWAY_SESSION_IDLE_TIMEOUT)",
-    )
-    serve.add_argument(
-        "--session-absolute-timeout",
-        type=float,
-        default=float(_env("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600)),
-        help="seconds a dashboard session lasts at most (env GATEWAY_SESSION_ABSOLUTE_TIMEOUT)",
-    )
+    for option in SERVE_OPTIONS:
+        _add_option(serve, option)
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(
@@ -169,12 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules.add_parser(
         "check", help="validate a rules file; prints file:line:column: message"
     )
-    check.add_argument("file", nargs="?", default=_env("CONFIG", "rules.yaml"))
+    check.add_argument(
+        "file", nargs="?", default=os.environ.get(SERVE_OPTIONS[0].env, "rules.yaml")
+    )
     check.set_defaults(func=cmd_rules_check)
     test = rules.add_parser(
         "test", help="run a rules file's tests, or show what events would produce"
     )
-    test.add_argument("file", nargs="?", default=_env("CONFIG", "rules.yaml"))
+    test.add_argument("file", nargs="?", default=os.environ.get(SERVE_OPTIONS[0].env, "rules.yaml"))
     test.add_argument("--events", type=Path, help="JSON lines of events to evaluate")
     test.add_argument("--source", default="logs", help="source the events come from (default logs)")
     test.set_defaults(func=cmd_rules_test)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import environment_variables
+
 REPO = Path(__file__).resolve().parents[1]
-CLI_VARIABLE = re.compile(r'_env(?:_bool)?\(\s*"([A-Z0-9_]+)"')
 COMPILERS = re.compile(r"\b(gcc|g\+\+|cc|clang|make|build-essential|python3?-dev|libc6?-dev)\b")
 
 
@@ -72,9 +73,8 @@ def env_of(stage: Stage) -> dict[str, str]:
 
 
 def cli_variables() -> set[str]:
-    """Every GATEWAY_ variable gateway/cli.py reads."""
-    source = (REPO / "gateway" / "cli.py").read_text()
-    return {f"GATEWAY_{name}" for name in CLI_VARIABLE.findall(source)}
+    """Every GATEWAY_ variable `gateway serve` reads."""
+    return set(environment_variables())
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,20 @@ class TestRulesCommands:
 
 
 class TestServe:
+    def test_bad_environment_variable_reported_like_a_bad_flag(self) -> None:
+        """A malformed GATEWAY_ variable is a clear usage error, not a traceback."""
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "serve"],
+            capture_output=True,
+            text=True,
+            env={**ENV, "GATEWAY_PORT": "eighty"},
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert "argument --port: invalid int value: 'eighty'" in result.stderr
+        assert "Traceback" not in result.stderr
+
     def test_outdated_schema_refused_with_fix(self, tmp_path: Path) -> None:
         """Without --migrate, serve on an empty database names the command that fixes it."""
         db = tmp_path / "empty.db"
