@@ -72,7 +72,22 @@ def plan(drafts: Iterable[Draft]) -> list[Op]:
             if isinstance(draft, ResolveDraft):
                 open_folds.pop(draft.fingerprint, None)
             ops.append(draft)
+    # Concurrent batches touching the same rows must lock them in one global order, or two
+    # batches holding each other's rows deadlock. The sort is stable, so operations on one
+    # fingerprint (occurrence, resolve, occurrence) keep their event order.
+    ops.sort(key=lock_order)
     return ops
+
+
+def lock_order(op: Op) -> tuple[int, str]:
+    """Sort key: dedup rows by key, then alert rows by fingerprint; plain inserts first."""
+    if isinstance(op, AlertFold):
+        return (2, op.draft.fingerprint)
+    if isinstance(op, ResolveDraft):
+        return (2, op.fingerprint)
+    if op.dedup_key:
+        return (1, op.dedup_key)
+    return (0, "")
 
 
 @dataclass(slots=True)
