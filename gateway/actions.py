@@ -7,7 +7,7 @@ same fingerprint ends the fold so that event order is respected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,24 @@ class AlertFold:
         self.count += 1
         self.stores.update(dict.fromkeys(draft.affected_stores))
         self.systems.update(dict.fromkeys(draft.affected_systems))
+
+    def merged(self, later: AlertFold) -> AlertFold:
+        """Return one fold holding this fold's occurrences followed by `later`'s."""
+        severity = max(self.draft.severity, later.draft.severity, key=_SEVERITY_RANK.__getitem__)
+        return AlertFold(
+            draft=AlertDraft(
+                rule=later.draft.rule,
+                alert_type=later.draft.alert_type,
+                severity=severity,
+                title=later.draft.title,
+                description=later.draft.description,
+                fingerprint=later.draft.fingerprint,
+                metadata=later.draft.metadata,
+            ),
+            count=self.count + later.count,
+            stores={**self.stores, **later.stores},
+            systems={**self.systems, **later.systems},
+        )
 
 
 Op = NotificationDraft | AlertFold | ResolveDraft
@@ -90,6 +108,45 @@ def lock_order(op: Op) -> tuple[int, str]:
     return (0, "")
 
 
+def occurrences(ops: Iterable[Op]) -> int:
+    """Count the alert occurrences a planned batch records."""
+    return sum(op.count for op in ops if isinstance(op, AlertFold))
+
+
+@dataclass(slots=True)
+class Planned:
+    """One write of a group, with the batch (job) it answers to and that batch's source."""
+
+    op: Op
+    job: int
+    source: str
+
+
+def merge_jobs(jobs: Sequence[tuple[Sequence[Op], str]]) -> list[Planned]:
+    """Plan several batches as one transaction (group commit).
+
+    All writes are sorted into the global lock order (stable, so batches keep their arrival
+    order on any one row), and occurrences of one fingerprint from one source that end up
+    side by side become a single upsert.
+    """
+    planned = [Planned(op, job, source) for job, (ops, source) in enumerate(jobs) for op in ops]
+    planned.sort(key=lambda p: lock_order(p.op))
+    merged: list[Planned] = []
+    for item in planned:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and isinstance(item.op, AlertFold)
+            and isinstance(last.op, AlertFold)
+            and last.op.draft.fingerprint == item.op.draft.fingerprint
+            and last.source == item.source
+        ):
+            last.op = last.op.merged(item.op)
+            continue
+        merged.append(item)
+    return merged
+
+
 @dataclass(slots=True)
 class Applied:
     """What a batch wrote, for the ingestion response and for live listeners."""
@@ -99,6 +156,8 @@ class Applied:
     alerts: int = 0
     resolved: int = 0
     changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Per batch of a group: [notifications, suppressed, resolved].
+    per_job: list[list[int]] = field(default_factory=list)
     # (outcome, type, priority or severity) -> count, for the metrics (gateway.publish.metrics).
     tally: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
@@ -107,10 +166,11 @@ class Applied:
         self.tally[key] = self.tally.get(key, 0) + n
 
 
-async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
+async def apply(db: AsyncSession, planned: Iterable[Planned], *, jobs: int = 1) -> Applied:
     """Execute the planned writes in `db`'s open transaction; the caller commits."""
-    out = Applied()
-    for op in ops:
+    out = Applied(per_job=[[0, 0, 0] for _ in range(jobs)])
+    for item in planned:
+        op, source, counts = item.op, item.source, out.per_job[item.job]
         if isinstance(op, NotificationDraft):
             created = await admin_notification_service.create_notification(
                 db,
@@ -128,9 +188,11 @@ async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
             )
             if created is None:
                 out.suppressed += 1
+                counts[1] += 1
                 out.count("notification.suppressed", op.type, op.priority)
                 continue
             out.notifications += 1
+            counts[0] += 1
             out.count("notification.created", op.type, op.priority)
             out.changes.append(
                 (
@@ -178,6 +240,7 @@ async def apply(db: AsyncSession, ops: Iterable[Op], *, source: str) -> Applied:
             )
             if resolved is not None:
                 out.resolved += 1
+                counts[2] += 1
                 out.count("alert.resolved", resolved.alert_type, resolved.severity)
                 out.changes.append(("alert.resolved", {"id": resolved.id}))
     return out

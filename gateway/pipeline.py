@@ -1,8 +1,9 @@
 """The pipeline on one screen: events -> rules -> actions -> store -> publish.
 
 Ingestion (step 1) and parsing (step 2) happen in `gateway.ingest`; this module takes parsed
-events from there. A batch is one transaction: either all its records are committed or none,
-and listeners hear only about what was committed.
+events from there. A batch's writes commit together (with other batches' writes, see
+`gateway.writer`): either all its records are committed or none, and listeners hear only about
+what was committed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from gateway.live_rules import LiveRules
 from gateway.publish.hub import Hub
 from gateway.publish.metrics import Metrics
 from gateway.rule_stats import RuleStats
-from gateway.services.delivery_service import record_delivery
+from gateway.writer import GroupWriter
 from rules.outcomes import Draft
 
 
@@ -63,6 +64,7 @@ class Pipeline:
         # Without the app's metrics (a bare pipeline, as in benchmarks) count into a private
         # registry, so the hot path never has to ask whether to count.
         self._metrics = metrics or Metrics(CollectorRegistry(), process=False)
+        self._writer = GroupWriter(sessions, hub, self._metrics)
         self.rule_stats = RuleStats()
 
     async def process(
@@ -84,24 +86,20 @@ class Pipeline:
                 drafts.extend(evaluation.drafts)
         ops = actions.plan(drafts)
 
-        # 4-5. actions -> store, in one transaction.
-        with self._metrics.db_write_duration.time():
-            async with self._sessions() as db, db.begin():
-                if delivery_id is not None and not await record_delivery(
-                    db, source=source, delivery_id=delivery_id
-                ):
-                    return BatchResult(len(events), 0, 0, 0, 0, 0, duplicate=True)
-                applied = await actions.apply(db, ops, source=source)
-        self._metrics.written(applied.tally)
-
-        # 6. publish, only after the commit.
-        for kind, data in applied.changes:
-            self._hub.publish(kind, data)
+        # 4-5. actions -> store, committed with whatever other batches are being written.
+        written = await self._writer.write(ops, source=source, delivery_id=delivery_id)
+        # 6. publish: the writer announces changes once they are committed.
+        if written.duplicate:
+            return BatchResult(len(events), 0, 0, 0, 0, 0, duplicate=True)
         return BatchResult(
             received=len(events),
             matched=matched,
-            notifications=applied.notifications,
-            suppressed=applied.suppressed,
-            alerts=applied.alerts,
-            resolved=applied.resolved,
+            notifications=written.notifications,
+            suppressed=written.suppressed,
+            alerts=actions.occurrences(ops),
+            resolved=written.resolved,
         )
+
+    async def close(self) -> None:
+        """Finish the writes already queued; take no more."""
+        await self._writer.close()

@@ -26,6 +26,7 @@ from gateway.ingest.signatures import (
 )
 from gateway.pipeline import BatchResult
 from gateway.publish.metrics import INPUT_LOGS, INPUT_WEBHOOK
+from gateway.writer import WriterClosed
 from rules.engine import WebhookSource
 
 log = get_logger(__name__)
@@ -207,7 +208,7 @@ async def run_batch(
     pipeline = request.app[keys.PIPELINE]
     try:
         return await pipeline.process(events, source=source, delivery_id=delivery_id)
-    except (OperationalError, DBAPIError, OSError) as exc:
+    except (OperationalError, DBAPIError, OSError, WriterClosed) as exc:
         log.error("ingest_store_failed", source=source, error=str(exc).splitlines()[0])
         raise problem(
             503,

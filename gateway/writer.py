@@ -1,0 +1,153 @@
+"""Step 5 of the pipeline: one writer per process commits concurrent batches together.
+
+Batches that arrive while a transaction is running wait for the next one, which takes them
+all: an alert storm from many clients becomes a few upserts and one commit per round instead
+of one transaction per request, and rows are always locked in one order, so writers in other
+processes cannot deadlock with this one. A batch is never delayed on purpose: an idle writer
+starts on the first batch at once.
+
+Each batch still stands alone: if a group's transaction fails, its batches are retried one by
+one, so a batch that cannot be written fails without taking the others with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import actions
+from gateway.publish.hub import Hub
+from gateway.publish.metrics import Metrics
+from gateway.services.delivery_service import record_delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one batch's writes came to."""
+
+    notifications: int = 0
+    suppressed: int = 0
+    resolved: int = 0
+    duplicate: bool = False
+
+
+@dataclass(slots=True)
+class _Job:
+    ops: Sequence[actions.Op]
+    source: str
+    delivery_id: str | None
+    done: asyncio.Future[Written] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class WriterClosed(RuntimeError):
+    """The gateway is shutting down and takes no new writes."""
+
+
+class GroupWriter:
+    """Serialise this process's writes into group transactions."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        metrics: Metrics,
+        *,
+        max_group: int = 64,
+    ) -> None:
+        self._sessions = sessions
+        self._hub = hub
+        self._metrics = metrics
+        self._max_group = max_group
+        # None asks the writer to stop once everything before it is written.
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def write(
+        self, ops: Sequence[actions.Op], *, source: str, delivery_id: str | None = None
+    ) -> Written:
+        """Queue a batch's writes and wait until they are committed (or have failed)."""
+        if self._closed:
+            raise WriterClosed("the gateway is shutting down")
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="group-writer")
+        job = _Job(ops, source, delivery_id)
+        self._queue.put_nowait(job)
+        return await job.done
+
+    async def close(self) -> None:
+        """Finish every queued batch, then stop."""
+        self._closed = True
+        if self._task is None or self._task.done():
+            return
+        self._queue.put_nowait(None)
+        await self._task
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stop = False
+            while len(jobs) < self._max_group and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+            await self._write_group(jobs)
+            if stop:
+                return
+
+    async def _write_group(self, jobs: list[_Job]) -> None:
+        try:
+            results, applied = await self._commit(jobs)
+        except Exception as exc:
+            if len(jobs) == 1:
+                if not jobs[0].done.done():
+                    jobs[0].done.set_exception(exc)
+                return
+            for job in jobs:
+                await self._write_group([job])
+            return
+        self._metrics.written(applied.tally)
+        # Listeners hear only about what is committed.
+        for kind, data in applied.changes:
+            self._hub.publish(kind, data)
+        for job, result in zip(jobs, results, strict=True):
+            if not job.done.done():  # the request may have been cancelled meanwhile
+                job.done.set_result(result)
+
+    async def _commit(self, jobs: list[_Job]) -> tuple[list[Written], actions.Applied]:
+        with self._metrics.db_write_duration.time():
+            async with self._sessions() as db, db.begin():
+                fresh: list[bool] = []
+                for job in jobs:
+                    fresh.append(
+                        job.delivery_id is None
+                        or await record_delivery(db, source=job.source, delivery_id=job.delivery_id)
+                    )
+                planned = actions.merge_jobs(
+                    [
+                        (job.ops, job.source) if ok else ((), job.source)
+                        for job, ok in zip(jobs, fresh, strict=True)
+                    ]
+                )
+                applied = await actions.apply(db, planned, jobs=len(jobs))
+        results = [
+            Written(
+                notifications=applied.per_job[i][0],
+                suppressed=applied.per_job[i][1],
+                resolved=applied.per_job[i][2],
+            )
+            if ok
+            else Written(duplicate=True)
+            for i, ok in enumerate(fresh)
+        ]
+        return results, applied
