@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from structlog import get_logger
 
+from dashboard import setup_dashboard
 from gateway import keys
 from gateway.api.routes import add_api_routes
 from gateway.first_admin import first_admin_ctx
@@ -90,6 +91,7 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     app[keys.RULE_STATS] = app[keys.PIPELINE].rule_stats
     announcer = UnreadAnnouncer(app[keys.SESSIONS], hub)
     yield
+    await app[keys.PIPELINE].close()
     await announcer.close()
 
 
@@ -145,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
     add_metrics_route(app)
     add_stream_routes(app)
     add_api_routes(app)
+    setup_dashboard(app)
     if not settings.separate_ingest_listener:
         add_ingest_routes(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,3 +35,5 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 # Dashboard sign-in: the argon2id hasher (settings' parameters) and the failed-login counts.
 PASSWORDS = web.AppKey("passwords", Passwords)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+# The dashboard's autoescaped template environment, made once by setup_dashboard.
+DASHBOARD_TEMPLATES = web.AppKey("dashboard_templates", jinja2.Environment)
