@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -195,6 +196,71 @@ class TestServe:
             out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
         assert "stopped" in out
+
+    def test_sighup_reloads_rules(self, tmp_path: Path) -> None:
+        """With the file watch off, SIGHUP alone brings a changed rules file into force."""
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(BUNDLED_RULES.read_text())
+        db_file = tmp_path / "gw.db"
+        port = free_port()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--migrate",
+                "--config",
+                str(rules),
+                "--database-url",
+                f"sqlite+aiosqlite:///{db_file}",
+                "--port",
+                str(port),
+                "--reload-interval",
+                "0",
+            ],
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_for(f"http://127.0.0.1:{port}/healthz")
+            text = rules.read_text()
+            assert 'title: "{{ store_name }}: {{ issue }}"' in text
+            rules.write_text(
+                text.replace(
+                    'title: "{{ store_name }}: {{ issue }}"', 'title: "Reloaded {{ store_name }}"'
+                )
+            )
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            titles: list[str] = []
+            while not any(t.startswith("Reloaded") for t in titles):
+                assert time.monotonic() < deadline, titles
+                line = orjson.dumps(
+                    {
+                        "event": "store.issue",
+                        "store_id": len(titles),
+                        "store_name": "B",
+                        "issue": str(len(titles)),
+                        "message": "m",
+                    }
+                )
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/api/v1/ingest/logs",
+                    data=line,
+                    method="POST",
+                    headers={"Content-Type": "application/x-ndjson"},
+                )
+                urllib.request.urlopen(request, timeout=10).close()
+                with sqlite3.connect(db_file) as conn:
+                    titles = [r[0] for r in conn.execute("SELECT title FROM admin_notifications")]
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
 
 
 def wait_for(url: str, timeout: float = 20.0) -> None:
