@@ -27,6 +27,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Runs every benchmark (bench/run_all.py) and prints one summary table; results go to bench/out/.
+# `make bench BENCH_SIZE=tiny` takes seconds; BENCH_ARGS are passed on (e.g. --profile).
+bench: $(STAMP)
+	@[ $(VENV)/.installed-bench -nt pyproject.toml ] || { $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]' && touch $(VENV)/.installed-bench; }
+	$(BIN)/python -m bench.run_all --size $(or $(BENCH_SIZE),full) $(BENCH_ARGS)
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
