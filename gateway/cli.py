@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -385,22 +386,19 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_token_list(args: argparse.Namespace) -> int:
     from gateway.services.token_service import list_tokens
 
-    async def job(db: Any) -> list[tuple[str, str, str, str, str]]:
+    async def job(db: Any) -> list[tuple[str, ...]]:
         return [
             (
                 t.name,
                 t.scope,
-                t.created_at.isoformat(timespec="seconds"),
-                t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never",
+                _when(t.created_at),
+                _when(t.last_used_at),
                 "revoked" if t.revoked_at else "active",
             )
             for t in await list_tokens(db)
         ]
 
-    rows = _run_db(args, job)
-    print(f"{'NAME':24} {'SCOPE':7} {'CREATED':26} {'LAST USED':26} STATUS")
-    for row in rows:
-        print(f"{row[0]:24} {row[1]:7} {row[2]:26} {row[3]:26} {row[4]}")
+    _print_table(("NAME", "SCOPE", "CREATED", "LAST USED", "STATUS"), _run_db(args, job))
     return 0
 
 
@@ -492,20 +490,30 @@ def cmd_admin_disable(args: argparse.Namespace) -> int:
 def cmd_admin_list(args: argparse.Namespace) -> int:
     from gateway.services.admin_user_service import list_users
 
-    async def job(db: Any) -> list[tuple[str, str, str, str, str]]:
+    async def job(db: Any) -> list[tuple[str, ...]]:
         return [
             (
                 u.email,
                 u.role,
-                u.created_at.isoformat(timespec="seconds"),
-                u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "never",
+                _when(u.created_at),
+                _when(u.last_login_at),
                 "active" if u.is_active else "disabled",
             )
             for u in await list_users(db)
         ]
 
-    rows = _run_db(args, job)
-    print(f"{'EMAIL':32} {'ROLE':7} {'CREATED':26} {'LAST SIGN-IN':26} STATUS")
-    for row in rows:
-        print(f"{row[0]:32} {row[1]:7} {row[2]:26} {row[3]:26} {row[4]}")
+    _print_table(("EMAIL", "ROLE", "CREATED", "LAST SIGN-IN", "STATUS"), _run_db(args, job))
     return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "never"
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Print rows under headers in columns as wide as their widest cell."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
+    for row in (headers, *rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
