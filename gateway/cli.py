@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import Conflict, RecordNotFound
 from gateway.ingest.limits import IngestLimits
 from gateway.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -208,7 +209,12 @@ def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    return func(args)
+    try:
+        return func(args)
+    except (Conflict, RecordNotFound) as exc:
+        # A duplicate name or an unknown account is the operator's mistake: a line, no trace.
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -350,35 +356,25 @@ def _run_db(args: argparse.Namespace, job: Callable[[Any], Any]) -> Any:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from gateway.errors import Conflict
     from gateway.services.token_service import create_token
 
     async def job(db: Any) -> str:
         _token, plaintext = await create_token(db, name=args.name, scope=args.scope)
         return plaintext
 
-    try:
-        plaintext = _run_db(args, job)
-    except Conflict as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    plaintext = _run_db(args, job)
     print(f"created {args.scope} token {args.name!r}; it is shown only this once:", file=sys.stderr)
     print(plaintext)
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from gateway.errors import RecordNotFound
     from gateway.services.token_service import revoke_token
 
     async def job(db: Any) -> None:
         await revoke_token(db, args.name)
 
-    try:
-        _run_db(args, job)
-    except RecordNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    _run_db(args, job)
     print(f"revoked token {args.name!r}")
     return 0
 
@@ -418,7 +414,6 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_admin_create(args: argparse.Namespace) -> int:
-    from gateway.errors import Conflict
     from gateway.services.admin_user_service import check_email, check_password, create_user
     from gateway.services.passwords import Passwords
 
@@ -446,7 +441,6 @@ def cmd_admin_create(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_set_password(args: argparse.Namespace) -> int:
-    from gateway.errors import RecordNotFound
     from gateway.services.admin_user_service import check_password, set_password
     from gateway.services.passwords import Passwords
 
@@ -461,28 +455,19 @@ def cmd_admin_set_password(args: argparse.Namespace) -> int:
         user = await set_password(db, args.email, password, passwords=Passwords())
         return user.email
 
-    try:
-        email = _run_db(args, job)
-    except RecordNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    email = _run_db(args, job)
     print(f"changed the password of {email!r}; its sessions are signed out")
     return 0
 
 
 def cmd_admin_disable(args: argparse.Namespace) -> int:
-    from gateway.errors import RecordNotFound
     from gateway.services.admin_user_service import disable
 
     async def job(db: Any) -> str:
         user = await disable(db, args.email)
         return user.email
 
-    try:
-        email = _run_db(args, job)
-    except RecordNotFound as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    email = _run_db(args, job)
     print(f"disabled {email!r}; its sessions are signed out")
     return 0
 
