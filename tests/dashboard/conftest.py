@@ -1,7 +1,8 @@
-"""Fixtures for the dashboard tests: an admin account and a signed-in HTTP client."""
+"""Fixtures for the dashboard tests: an admin account, a signed-in HTTP client, a browser page."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,9 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.services.admin_user_service import create_user
 from gateway.services.passwords import HashParameters, Passwords
+from tests.dashboard.browser import ADMIN, PASSWORD, chromium, watched_page
 
-ADMIN = "ops@example.com"
-PASSWORD = "correct horse battery"
+try:
+    from playwright.async_api import Page
+except ImportError:  # pragma: no cover - the page fixture reports it
+    Page = Any  # type: ignore[assignment,misc]
+
 CHEAP = Passwords(HashParameters(time_cost=1, memory_cost=8, parallelism=1))
 
 Client = TestClient[Any, Any]
@@ -41,3 +46,17 @@ async def csrf_token(client: Client) -> str:
     )
     assert resp.status == 200, await resp.text()
     return str((await resp.json())["csrf_token"])
+
+
+@pytest.fixture
+async def page(client: Client) -> AsyncIterator[Page]:
+    """A fresh Chromium page on `client`'s gateway; fails the test on any dialog or JS error."""
+    async with (
+        chromium() as browser,
+        watched_page(browser, str(client.make_url("/"))) as (
+            page,
+            problems,
+        ),
+    ):
+        yield page
+    assert problems == []

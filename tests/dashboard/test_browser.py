@@ -3,132 +3,36 @@
 Runs Debian's Chromium through Playwright against a gateway on loopback (SQLite: these tests
 are about the pages; the API underneath is tested on both backends elsewhere). Without a
 browser the tests are skipped with the reason printed, except under CI=true, where they fail.
-Any JavaScript dialog and any console error fails the test.
+Any JavaScript dialog and any console error fails the test (the `page` fixture).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
 import pytest
-from aiohttp.test_utils import TestClient
+from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.services.admin_notification_service import (
     admin_notification_service,
     platform_alert_service,
 )
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ADMIN = "ops@example.com"
-PASSWORD = "correct horse battery"
-LIVE_MS = 1000  # the badge and the list follow a commit within a second
-XSS = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
-
-Client = TestClient[Any, Any]
-
-try:
-    from playwright.async_api import Page, async_playwright, expect
-except ImportError:  # pragma: no cover - reported by the fixture below
-    async_playwright = None  # type: ignore[assignment]
-
-
-def _missing() -> str | None:
-    if async_playwright is None:
-        return "the playwright package is not installed (pip install playwright)"
-    if not Path(CHROMIUM).exists():
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    return None
+from tests.dashboard.browser import (
+    ADMIN,
+    ARTIFACTS,
+    LIVE_MS,
+    PASSWORD,
+    XSS,
+    Client,
+    import_failed,
+    ingest,
+    sign_in,
+    unread_count,
+)
 
 
 @pytest.fixture
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
-
-
-@pytest.fixture
-async def page(client: Client) -> AsyncIterator[Page]:
-    """A fresh Chromium page; fails the test on any JS dialog or console error."""
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}. CI=true requires the browser tests to run.")
-        print(f"\nskipping browser tests: {reason}")
-        pytest.skip(reason)
-    problems: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(base_url=str(client.make_url("/")).rstrip("/"))
-            page = await context.new_page()
-
-            async def on_dialog(dialog: Any) -> None:
-                problems.append(f"dialog opened: {dialog.type} {dialog.message!r}")
-                await dialog.dismiss()
-
-            page.on("dialog", on_dialog)
-            page.on(
-                "console",
-                lambda msg: (
-                    problems.append(f"console {msg.type}: {msg.text}")
-                    if msg.type == "error"
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            yield page
-            await context.close()
-        finally:
-            await browser.close()
-    assert problems == []
-
-
-async def ingest(client: Client, *events: dict[str, Any]) -> None:
-    body = "\n".join(json.dumps(event) for event in events)
-    resp = await client.post(
-        "/api/v1/ingest/logs", data=body, headers={"Content-Type": "application/x-ndjson"}
-    )
-    assert resp.status == 200, await resp.text()
-    assert (await resp.json())["notifications"] == len(events)
-
-
-def import_failed(job_id: int, store_name: str = "Acme Corp") -> dict[str, Any]:
-    return {
-        "event": "product_import.failed",
-        "store_id": 5,
-        "store_name": store_name,
-        "job_id": job_id,
-        "error_message": "CSV parsing failed",
-    }
-
-
-async def sign_in(page: Page, client: Client) -> None:
-    """Sign in over the API from the page's context (the cookie lands in the browser)."""
-    origin = str(client.make_url("/").origin())
-    resp = await page.request.post(
-        "/api/v1/auth/login",
-        data={"email": ADMIN, "password": PASSWORD},
-        headers={"Origin": origin},
-    )
-    assert resp.ok, await resp.text()
-
-
-async def unread_count(page: Page) -> int:
-    resp = await page.request.get("/api/v1/admin/notifications/unread-count")
-    return int((await resp.json())["unread_count"])
 
 
 async def test_login_then_live_bell_and_mark_one_read(page: Page, client: Client) -> None:
@@ -178,7 +82,7 @@ async def test_mark_all_read_spares_what_was_not_shown(
 ) -> None:
     """Mark all read stops at the newest notification shown; a later one stays unread."""
     await ingest(client, import_failed(1), import_failed(2))
-    await sign_in(page, client)
+    await sign_in(page, str(client.make_url("/").origin()))
     await page.goto("/admin/notifications")
     await page.locator("#bell").click()
     await expect(page.locator("#bell-list li")).to_have_count(2)
@@ -223,7 +127,7 @@ async def test_hostile_content_is_shown_as_text(
             affected_stores=[XSS[0]],
             affected_systems=["javascript:alert(1)"],
         )
-    await sign_in(page, client)
+    await sign_in(page, str(client.make_url("/").origin()))
     await page.goto("/admin/notifications")
     await page.locator("#bell").click()
     items = page.locator("#bell-list li")
@@ -263,7 +167,7 @@ async def test_filters_live_in_the_url_and_alerts_resolve(
         alert = await platform_alert_service.create_alert(
             db, alert_type="integration", severity="error", title="API down"
         )
-    await sign_in(page, client)
+    await sign_in(page, str(client.make_url("/").origin()))
     await page.goto("/admin/notifications")
     rows = page.locator("#notification-list li")
     await expect(rows).to_have_count(2)
