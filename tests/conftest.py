@@ -8,7 +8,8 @@
 PostgreSQL is reached through $GATEWAY_TEST_POSTGRES_URL (an account allowed to create
 databases). One database per test session is created and migrated once, and every test starts
 from TRUNCATE ... RESTART IDENTITY. When the server is unreachable the PostgreSQL tests are
-skipped, unless CI=true, where they fail: CI must not pass without them.
+skipped, unless CI=true, where they fail: CI must not pass without them. Each SQLite test gets
+a copy of one file migrated once per session.
 """
 
 from __future__ import annotations
@@ -124,12 +125,21 @@ async def postgres_url(_postgres_database: URL) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test session; tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "gateway.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
 @pytest.fixture
-async def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
     """A new SQLite database file for this test, migrated to the newest revision."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    await upgrade(url)
-    return url
+    # Copying the migrated file is ~50x cheaper than running the migrations again.
+    target = tmp_path / "gateway.db"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite+aiosqlite:///{target}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -167,5 +167,13 @@ class TestEnsureSchema:
         """A database migrated by a newer gateway is refused rather than touched."""
         async with engine.begin() as connection:
             await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-        with pytest.raises(SchemaOutdated, match=r"9999.*does not know"):
-            await ensure_schema(engine, migrate=True)
+        try:
+            with pytest.raises(SchemaOutdated, match=r"9999.*does not know"):
+                await ensure_schema(engine, migrate=True)
+        finally:
+            # The PostgreSQL database is shared by the whole test session.
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("UPDATE alembic_version SET version_num = :head"),
+                    {"head": head_revision()},
+                )
