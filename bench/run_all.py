@@ -5,9 +5,10 @@
     make bench [BENCH_SIZE=tiny] [BENCH_ARGS="--skip footprint"]
 
 Each benchmark writes bench/out/<name>.json as when run alone; the summary goes to
-bench/out/summary.json. Without a reachable PostgreSQL the alert storm is skipped with the
-reason printed, except under CI=true, where that is an error. The exit status is 1 if a
-benchmark failed (not if a target was missed).
+bench/out/summary.json. Without a reachable PostgreSQL the alert storm and the API at scale are
+skipped, and the live latency runs on SQLite alone, with the reason printed, except under
+CI=true, where that is an error. The exit status is 1 if a benchmark failed (not if a target
+was missed).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from bench import alert_storm, footprint, harness, ingest_throughput, parse_formats
+from bench import (
+    alert_storm,
+    api_scale,
+    footprint,
+    harness,
+    ingest_throughput,
+    live_latency,
+    parse_formats,
+)
 from bench.harness import Target
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -30,7 +39,11 @@ BENCHMARKS: dict[str, ModuleType] = {
     ingest_throughput.NAME: ingest_throughput,
     alert_storm.NAME: alert_storm,
     footprint.NAME: footprint,
+    api_scale.NAME: api_scale,
+    live_latency.NAME: live_latency,
 }
+NEEDS_POSTGRES = (alert_storm.NAME, api_scale.NAME)
+"""Benchmarks that run on PostgreSQL alone (live_latency judges for itself)."""
 NAME = "summary"
 
 
@@ -64,14 +77,16 @@ async def run(args: argparse.Namespace) -> int:
     if args.only:
         selected = [name for name in selected if name in args.only]
     skipped: dict[str, str] = {name: "--skip" for name in BENCHMARKS if name not in selected}
-    if alert_storm.NAME in selected:
+    needing = [name for name in NEEDS_POSTGRES if name in selected]
+    if needing:
         reason = await harness.postgres_unavailable(args.postgres_url)
         if reason is not None:
             if os.environ.get("CI") == "true":
-                raise SystemExit(f"{reason}; CI=true requires the alert storm to run")
-            print(f"skipping {alert_storm.NAME}: {reason}")
-            selected.remove(alert_storm.NAME)
-            skipped[alert_storm.NAME] = reason
+                raise SystemExit(f"{reason}; CI=true requires {', '.join(needing)} to run")
+            for name in needing:
+                print(f"skipping {name}: {reason}")
+                selected.remove(name)
+                skipped[name] = reason
 
     payloads: dict[str, dict[str, Any]] = {}
     failures: dict[str, str] = {}

@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, cast, func, literal, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute
-from sqlalchemy.sql.expression import type_coerce
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable, type_coerce
 
 from gateway.storage.types import JSONType
 
@@ -87,3 +99,21 @@ def merged_string_set(db: AsyncSession, table: Table, column: str) -> ColumnElem
             " ORDER BY value) AS u)"
         )
     return literal_column(sql, JSONType)
+
+
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN <statement>` (PostgreSQL), executed with the statement's bound parameters.
+
+    Built as a construct rather than text so that values (an admin's search text among them)
+    travel as parameters through the usual type processing, never rendered into the SQL.
+    """
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN " + compiler.process(element.statement, **kw)

@@ -57,6 +57,15 @@ class AdminNotification(Base):
         Index("ix_admin_notifications_type_created_at", "type", "created_at"),
         Index("ix_admin_notifications_priority_created_at", "priority", "created_at"),
         Index("ix_admin_notifications_created_at", "created_at"),
+        # Migration 0003: the unread badge and "critical unread" read only the unread rows.
+        Index(
+            "ix_admin_notifications_unread_priority_created_at",
+            "priority",
+            "created_at",
+            sqlite_where=text("is_read = 0"),
+            postgresql_where=text("is_read = false"),
+        ),
+        Index("ix_admin_notifications_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -97,6 +106,22 @@ class PlatformAlert(Base):
         Index("ix_platform_alerts_is_resolved_severity", "is_resolved", "severity"),
         Index("ix_platform_alerts_is_resolved_alert_type", "is_resolved", "alert_type"),
         Index("ix_platform_alerts_last_occurred_at", "last_occurred_at"),
+        # Migration 0003: open-alert pages and the statistics cards read only the open rows.
+        Index(
+            "ix_platform_alerts_open_severity_last_occurred_at",
+            "severity",
+            "last_occurred_at",
+            sqlite_where=text("is_resolved = 0"),
+            postgresql_where=text("is_resolved = false"),
+        ),
+        Index(
+            "ix_platform_alerts_open_alert_type_severity",
+            "alert_type",
+            "severity",
+            sqlite_where=text("is_resolved = 0"),
+            postgresql_where=text("is_resolved = false"),
+        ),
+        Index("ix_platform_alerts_resolved_at", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

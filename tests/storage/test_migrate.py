@@ -126,7 +126,7 @@ class TestUpgrade:
         """The migration scripts are located beside the package, not the working directory."""
         monkeypatch.chdir(tmp_path)
         assert MIGRATIONS_DIR.is_absolute()
-        assert head_revision() == "0002"
+        assert head_revision() == "0003"
 
 
 class TestEnsureSchema:
