@@ -1,8 +1,9 @@
 """Steps 4-5 of the pipeline: turn rule drafts into service calls inside one transaction.
 
-Repeated alert occurrences within a batch are folded into one statement per fingerprint
-(occurrence count N), which keeps an alert storm to a handful of writes; a `resolve` for the
-same fingerprint ends the fold so that event order is respected.
+Repeated alert occurrences within a batch are folded into one row per fingerprint (occurrence
+count N), and the folds of several fingerprints into one multi-row upsert, which keeps an
+alert storm to one statement per group; a `resolve` for the same fingerprint ends the fold so
+that event order is respected.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.services.admin_notification_service import (
+    AlertRecord,
     admin_notification_service,
     platform_alert_service,
 )
@@ -25,45 +27,51 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 @dataclass(slots=True)
 class AlertFold:
-    """Several occurrences of one fingerprint, merged in arrival order."""
+    """Several occurrences of one fingerprint, merged in arrival order.
+
+    `draft` is the latest occurrence (its title, description and metadata win) and
+    `severity` the highest seen. Folding keeps references instead of building a merged
+    draft per occurrence: a storm folds hundreds of occurrences per batch.
+    """
 
     draft: AlertDraft
+    severity: Severity
     count: int = 1
     stores: dict[str, None] = field(default_factory=dict)
     systems: dict[str, None] = field(default_factory=dict)
 
-    def add(self, draft: AlertDraft) -> None:
-        severity = max(self.draft.severity, draft.severity, key=_SEVERITY_RANK.__getitem__)
-        self.draft = AlertDraft(
-            rule=draft.rule,
-            alert_type=draft.alert_type,
-            severity=severity,
-            title=draft.title,
-            description=draft.description,
-            fingerprint=draft.fingerprint,
-            metadata=draft.metadata,
+    @classmethod
+    def first(cls, draft: AlertDraft) -> AlertFold:
+        return cls(
+            draft=draft,
+            severity=draft.severity,
+            stores=dict.fromkeys(draft.affected_stores),
+            systems=dict.fromkeys(draft.affected_systems),
         )
+
+    def add(self, draft: AlertDraft) -> None:
+        if draft.severity != self.severity:
+            self.severity = _higher(self.severity, draft.severity)
+        self.draft = draft
         self.count += 1
-        self.stores.update(dict.fromkeys(draft.affected_stores))
-        self.systems.update(dict.fromkeys(draft.affected_systems))
+        for store in draft.affected_stores:
+            self.stores[store] = None
+        for system in draft.affected_systems:
+            self.systems[system] = None
 
     def merged(self, later: AlertFold) -> AlertFold:
         """Return one fold holding this fold's occurrences followed by `later`'s."""
-        severity = max(self.draft.severity, later.draft.severity, key=_SEVERITY_RANK.__getitem__)
         return AlertFold(
-            draft=AlertDraft(
-                rule=later.draft.rule,
-                alert_type=later.draft.alert_type,
-                severity=severity,
-                title=later.draft.title,
-                description=later.draft.description,
-                fingerprint=later.draft.fingerprint,
-                metadata=later.draft.metadata,
-            ),
+            draft=later.draft,
+            severity=_higher(self.severity, later.severity),
             count=self.count + later.count,
             stores={**self.stores, **later.stores},
             systems={**self.systems, **later.systems},
         )
+
+
+def _higher(a: Severity, b: Severity) -> Severity:
+    return b if _SEVERITY_RANK[b] > _SEVERITY_RANK[a] else a
 
 
 Op = NotificationDraft | AlertFold | ResolveDraft
@@ -77,11 +85,7 @@ def plan(drafts: Iterable[Draft]) -> list[Op]:
         if isinstance(draft, AlertDraft):
             fold = open_folds.get(draft.fingerprint)
             if fold is None:
-                fold = AlertFold(
-                    draft=draft,
-                    stores=dict.fromkeys(draft.affected_stores),
-                    systems=dict.fromkeys(draft.affected_systems),
-                )
+                fold = AlertFold.first(draft)
                 open_folds[draft.fingerprint] = fold
                 ops.append(fold)
             else:
@@ -167,80 +171,118 @@ class Applied:
 
 
 async def apply(db: AsyncSession, planned: Iterable[Planned], *, jobs: int = 1) -> Applied:
-    """Execute the planned writes in `db`'s open transaction; the caller commits."""
+    """Execute the planned writes in `db`'s open transaction; the caller commits.
+
+    Consecutive alert folds on distinct fingerprints go to the database as one multi-row
+    upsert, in the planned (lock) order: a storm group is then one statement whatever the
+    number of fingerprints.
+    """
     out = Applied(per_job=[[0, 0, 0] for _ in range(jobs)])
+    # Fingerprint -> (fold, source) of the folds not yet written, in planned order.
+    run: dict[str, tuple[AlertFold, str]] = {}
     for item in planned:
-        op, source, counts = item.op, item.source, out.per_job[item.job]
+        op = item.op
+        if isinstance(op, AlertFold):
+            if op.draft.fingerprint in run:
+                await _record_alerts(db, list(run.values()), out)
+                run.clear()
+            run[op.draft.fingerprint] = (op, item.source)
+            continue
+        if run:
+            await _record_alerts(db, list(run.values()), out)
+            run.clear()
         if isinstance(op, NotificationDraft):
-            created = await admin_notification_service.create_notification(
-                db,
-                notification_type=op.type,
-                priority=op.priority,
-                title=op.title,
-                message=op.message,
-                action_required=op.action_required,
-                action_url=op.action_url,
-                metadata=op.metadata,
-                rule=op.rule,
-                source=source,
-                dedup_key=op.dedup_key,
-                dedup_window=op.dedup_window,
-            )
-            if created is None:
-                out.suppressed += 1
-                counts[1] += 1
-                out.count("notification.suppressed", op.type, op.priority)
-                continue
-            out.notifications += 1
-            counts[0] += 1
-            out.count("notification.created", op.type, op.priority)
-            out.changes.append(
-                (
-                    "notification.created",
-                    {"id": created.id, "type": created.type, "priority": created.priority},
-                )
-            )
-        elif isinstance(op, AlertFold):
-            d = op.draft
-            occurrence = await platform_alert_service.create_or_increment_alert(
-                db,
-                alert_type=d.alert_type,
-                severity=d.severity,
-                title=d.title,
-                description=d.description,
-                fingerprint=d.fingerprint,
-                affected_stores=tuple(op.stores),
-                affected_systems=tuple(op.systems),
-                metadata=d.metadata,
-                rule=d.rule,
-                source=source,
-                count=op.count,
-            )
-            out.alerts += op.count
-            kind = "alert.created" if occurrence.created else "alert.incremented"
-            # A new alert is one creation and count - 1 increments; an open one, count increments.
-            opened = int(occurrence.created)
-            if opened:
-                out.count("alert.created", d.alert_type, d.severity)
-            if op.count > opened:
-                out.count("alert.incremented", d.alert_type, d.severity, op.count - opened)
-            out.changes.append(
-                (
-                    kind,
-                    {
-                        "id": occurrence.alert_id,
-                        "occurrence_count": occurrence.occurrence_count,
-                        "severity": d.severity,
-                    },
-                )
-            )
+            await _notify(db, op, item.source, out, out.per_job[item.job])
         else:
-            resolved = await platform_alert_service.resolve_by_fingerprint(
-                db, op.fingerprint, notes=op.notes or None
-            )
-            if resolved is not None:
-                out.resolved += 1
-                counts[2] += 1
-                out.count("alert.resolved", resolved.alert_type, resolved.severity)
-                out.changes.append(("alert.resolved", {"id": resolved.id}))
+            await _resolve(db, op, out, out.per_job[item.job])
+    if run:
+        await _record_alerts(db, list(run.values()), out)
     return out
+
+
+async def _notify(
+    db: AsyncSession, op: NotificationDraft, source: str, out: Applied, counts: list[int]
+) -> None:
+    created = await admin_notification_service.create_notification(
+        db,
+        notification_type=op.type,
+        priority=op.priority,
+        title=op.title,
+        message=op.message,
+        action_required=op.action_required,
+        action_url=op.action_url,
+        metadata=op.metadata,
+        rule=op.rule,
+        source=source,
+        dedup_key=op.dedup_key,
+        dedup_window=op.dedup_window,
+    )
+    if created is None:
+        out.suppressed += 1
+        counts[1] += 1
+        out.count("notification.suppressed", op.type, op.priority)
+        return
+    out.notifications += 1
+    counts[0] += 1
+    out.count("notification.created", op.type, op.priority)
+    out.changes.append(
+        (
+            "notification.created",
+            {"id": created.id, "type": created.type, "priority": created.priority},
+        )
+    )
+
+
+async def _record_alerts(
+    db: AsyncSession, folds: Sequence[tuple[AlertFold, str]], out: Applied
+) -> None:
+    occurrences = await platform_alert_service.record_alert_occurrences(
+        db,
+        [
+            AlertRecord(
+                alert_type=fold.draft.alert_type,
+                severity=fold.severity,
+                title=fold.draft.title,
+                description=fold.draft.description,
+                fingerprint=fold.draft.fingerprint,
+                affected_stores=tuple(fold.stores),
+                affected_systems=tuple(fold.systems),
+                metadata=fold.draft.metadata,
+                rule=fold.draft.rule,
+                source=source,
+                count=fold.count,
+            )
+            for fold, source in folds
+        ],
+    )
+    for (fold, _), occurrence in zip(folds, occurrences, strict=True):
+        d = fold.draft
+        out.alerts += fold.count
+        kind = "alert.created" if occurrence.created else "alert.incremented"
+        # A new alert is one creation and count - 1 increments; an open one, count increments.
+        opened = int(occurrence.created)
+        if opened:
+            out.count("alert.created", d.alert_type, fold.severity)
+        if fold.count > opened:
+            out.count("alert.incremented", d.alert_type, fold.severity, fold.count - opened)
+        out.changes.append(
+            (
+                kind,
+                {
+                    "id": occurrence.alert_id,
+                    "occurrence_count": occurrence.occurrence_count,
+                    "severity": fold.severity,
+                },
+            )
+        )
+
+
+async def _resolve(db: AsyncSession, op: ResolveDraft, out: Applied, counts: list[int]) -> None:
+    resolved = await platform_alert_service.resolve_by_fingerprint(
+        db, op.fingerprint, notes=op.notes or None
+    )
+    if resolved is not None:
+        out.resolved += 1
+        counts[2] += 1
+        out.count("alert.resolved", resolved.alert_type, resolved.severity)
+        out.changes.append(("alert.resolved", {"id": resolved.id}))

@@ -27,9 +27,9 @@ from urllib.parse import quote
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
-    Table,
+    Select,
     and_,
-    case,
+    delete,
     false,
     func,
     or_,
@@ -38,11 +38,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased, make_transient_to_detached
 
 from gateway.errors import Conflict, RecordNotFound
+from gateway.services import write_statements
 from gateway.storage import dialects
-from gateway.storage.models import AdminNotification, NotificationDedup, PlatformAlert
+from gateway.storage.models import AdminNotification, PlatformAlert
 from gateway.storage.types import utcnow
 from rules.vocabulary import AlertType, NotificationType, Priority, Severity
 
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_DEDUP_WINDOW",
     "AdminNotificationService",
     "AlertOccurrence",
+    "AlertRecord",
     "AlertType",
     "NotificationType",
     "PlatformAlertService",
@@ -63,9 +65,6 @@ DEFAULT_DEDUP_WINDOW = timedelta(minutes=15)
 """The window used when a dedup key is given without a window."""
 
 SEVERITY_RANK: Mapping[str, int] = {severity.value: rank for rank, severity in enumerate(Severity)}
-
-_ALERTS = cast(Table, PlatformAlert.__table__)
-_DEDUP = cast(Table, NotificationDedup.__table__)
 
 
 def _one_or_many(value: str | Sequence[str] | None) -> list[str] | None:
@@ -103,7 +102,12 @@ def _before(
     cursor_time = (
         select(getattr(cursor, timestamp.key)).where(cursor.id == before_id).scalar_subquery()
     )
-    return or_(timestamp < cursor_time, and_(timestamp == cursor_time, model.id < before_id))
+    # The redundant `<=` gives the index on the timestamp a range to start from; the OR alone
+    # is only a filter, read from the newest row down to the cursor.
+    return and_(
+        timestamp <= cursor_time,
+        or_(timestamp < cursor_time, and_(timestamp == cursor_time, model.id < before_id)),
+    )
 
 
 def _before_key(
@@ -113,11 +117,56 @@ def _before_key(
 ) -> ColumnElement[bool]:
     """Return rows after the key (timestamp, id) in (timestamp desc, id desc) order."""
     at, key_id = key
-    return or_(timestamp < at, and_(timestamp == at, model.id < key_id))
+    # As in `_before`: the redundant `<=` lets the index seek to the cursor.
+    return and_(timestamp <= at, or_(timestamp < at, and_(timestamp == at, model.id < key_id)))
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+COUNT_EXACT_UP_TO = 10_000
+"""List totals are exact up to this many rows; above it, on PostgreSQL, an estimate."""
+
+
+async def _count_matching(
+    db: AsyncSession,
+    model: type[AdminNotification] | type[PlatformAlert],
+    conditions: Sequence[ColumnElement[bool]],
+) -> int:
+    """Return how many rows of `model` match `conditions`: exact up to COUNT_EXACT_UP_TO.
+
+    An exact count(*) reads every matching index entry, 100 ms and more for an unfiltered list
+    of a million notifications, on every page. As PostgREST's `count=estimated` does (exact
+    below a threshold, the planner's estimate above), counting stops after
+    COUNT_EXACT_UP_TO + 1 rows; beyond that, PostgreSQL's planner estimate is returned, never
+    less than the rows counted.
+    Where no estimate can be had, and on SQLite, the count is exact.
+    """
+    matching = select(model.id).where(*conditions)
+    if dialects.dialect_name(db) == "postgresql":
+        bounded = matching.limit(COUNT_EXACT_UP_TO + 1).subquery()
+        seen = int(await db.scalar(select(func.count()).select_from(bounded)) or 0)
+        if seen <= COUNT_EXACT_UP_TO:
+            return seen
+        estimate = await _planner_rows(db, matching)
+        if estimate is not None:
+            return max(seen, estimate)
+    total = await db.scalar(select(func.count()).select_from(model).where(*conditions))
+    return int(total or 0)
+
+
+def total_is_exact(db: AsyncSession, total: int) -> bool:
+    """Tell whether a `total` from a list method is an exact count (see `_count_matching`)."""
+    return total <= COUNT_EXACT_UP_TO or dialects.dialect_name(db) != "postgresql"
+
+
+async def _planner_rows(db: AsyncSession, stmt: Select[Any]) -> int | None:
+    """Return PostgreSQL's estimate of how many rows `stmt` yields, or None."""
+    top = (await db.execute(dialects.Explain(stmt))).scalar()
+    _, found, rest = str(top).partition(" rows=")
+    rows = rest.split(" ", 1)[0]
+    return int(rows) if found and rows.isdigit() else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +176,24 @@ class AlertOccurrence:
     alert_id: int
     occurrence_count: int
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """Occurrences of one alert fingerprint to record (see `create_or_increment_alert`)."""
+
+    alert_type: str
+    severity: str
+    title: str
+    fingerprint: str
+    description: str | None = None
+    affected_stores: Iterable[str] = ()
+    affected_systems: Iterable[str] = ()
+    metadata: Mapping[str, Any] | None = None
+    rule: str | None = None
+    source: str | None = None
+    occurred_at: datetime | None = None
+    count: int = 1
 
 
 class AdminNotificationService:
@@ -163,11 +230,6 @@ class AdminNotificationService:
             if window <= timedelta(0):
                 raise ValueError(f"dedup_window must be positive, got {window}")
             if not await self._claim_dedup_window(db, dedup_key, now=now, expires=now + window):
-                await db.execute(
-                    update(NotificationDedup)
-                    .where(NotificationDedup.key == dedup_key)
-                    .values(suppressed_count=NotificationDedup.suppressed_count + 1, updated_at=now)
-                )
                 return None
         notification = await self._insert(
             db,
@@ -185,34 +247,25 @@ class AdminNotificationService:
         )
         if dedup_key is not None:
             await db.execute(
-                update(NotificationDedup)
-                .where(NotificationDedup.key == dedup_key)
-                .values(notification_id=notification.id)
+                write_statements.for_session(db).dedup_link,
+                {"link_key": dedup_key, "link_id": notification.id},
             )
         return notification
 
     async def _claim_dedup_window(
         self, db: AsyncSession, key: str, *, now: datetime, expires: datetime
     ) -> bool:
-        """Open the window for `key` unless one is open; True when this call opened it."""
-        insert = dialects.insert(db, _DEDUP).values(
-            key=key,
-            notification_id=None,
-            window_expires_at=expires,
-            suppressed_count=0,
-            updated_at=now,
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_DEDUP.c.key],
-            set_={
-                "notification_id": None,
-                "window_expires_at": insert.excluded.window_expires_at,
-                "suppressed_count": 0,
-                "updated_at": insert.excluded.updated_at,
-            },
-            where=_DEDUP.c.window_expires_at <= now,
-        ).returning(_DEDUP.c.key)
-        return (await db.execute(stmt)).first() is not None
+        """Open the window for `key` unless one is open; True when this call opened it.
+
+        When a window is open the same statement counts this call as suppressed.
+        """
+        suppressed = (
+            await db.execute(
+                write_statements.for_session(db).dedup_claim,
+                {"key": key, "window_expires_at": expires, "updated_at": now},
+            )
+        ).scalar_one()
+        return bool(suppressed == 0)
 
     async def _insert(
         self,
@@ -231,27 +284,32 @@ class AdminNotificationService:
         now: datetime | None = None,
     ) -> AdminNotification:
         now = now or utcnow()
-        # Every column gets a value, so that the flushed object is fully loaded: bulk UPDATEs
-        # then keep it in sync, and nothing about it is ever loaded lazily.
-        notification = AdminNotification(
-            type=str(notification_type),
-            priority=str(priority),
-            title=title,
-            message=message,
-            is_read=False,
-            read_at=None,
-            read_by_user_id=None,
-            action_required=action_required,
-            action_url=action_url,
-            notification_metadata=dict(metadata or {}),
-            rule=rule,
-            source=source,
-            dedup_key=dedup_key,
-            created_at=now,
-            updated_at=now,
-        )
+        # Every column gets a value, so that the object is fully loaded: bulk UPDATEs then
+        # keep it in sync, and nothing about it is ever loaded lazily.
+        values: dict[str, Any] = {
+            "type": str(notification_type),
+            "priority": str(priority),
+            "title": title,
+            "message": message,
+            "is_read": False,
+            "read_at": None,
+            "read_by_user_id": None,
+            "action_required": action_required,
+            "action_url": action_url,
+            "notification_metadata": dict(metadata or {}),
+            "rule": rule,
+            "source": source,
+            "dedup_key": dedup_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        # A prebuilt INSERT ... RETURNING id instead of add + flush: the unit of work costs
+        # milliseconds per row. The object then joins the session as if loaded from the row.
+        statement = write_statements.for_session(db).notification_insert
+        values["id"] = (await db.execute(statement, values)).scalar_one()
+        notification = AdminNotification(**values)
+        make_transient_to_detached(notification)
         db.add(notification)
-        await db.flush()
         return notification
 
     # -- queries -------------------------------------------------------------------------------
@@ -279,7 +337,8 @@ class AdminNotificationService:
         whether stored as a number or a string. `before_id` is a keyset cursor: the page
         starts after that notification. `before_key` is the same cursor given by value,
         (created_at, id) of the last row seen, so it holds after that row is deleted. The
-        total ignores the cursors, limit and offset.
+        total ignores the cursors, limit and offset; above COUNT_EXACT_UP_TO it may be an
+        estimate (see `_count_matching`).
         """
         _check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = []
@@ -307,9 +366,7 @@ class AdminNotificationService:
             field = dialects.json_field_text(AdminNotification.notification_metadata, "store_id")
             conditions.append(field == str(store_id))
 
-        total = await db.scalar(
-            select(func.count()).select_from(AdminNotification).where(*conditions)
-        )
+        total = await _count_matching(db, AdminNotification, conditions)
         stmt = select(AdminNotification).where(*conditions)
         if before_id is not None:
             stmt = stmt.where(_before(AdminNotification, AdminNotification.created_at, before_id))
@@ -349,13 +406,38 @@ class AdminNotificationService:
         raises the highest id, reading or unreading moves updated_at, deleting an unread one
         lowers the count.
         """
+        # One scalar subquery per figure, each answered from an index (the unread partial
+        # index, the primary key, updated_at); as aggregates of one SELECT they read every row.
         stmt = select(
-            func.count().filter(AdminNotification.is_read == false()),
-            func.max(AdminNotification.id),
-            func.max(AdminNotification.updated_at),
+            select(func.count()).where(AdminNotification.is_read == false()).scalar_subquery(),
+            select(func.max(AdminNotification.id)).scalar_subquery(),
+            select(func.max(AdminNotification.updated_at)).scalar_subquery(),
         )
         unread, highest, updated = (await db.execute(stmt)).one()
         return int(unread or 0), int(highest or 0), updated
+
+    async def get_unread_summary(
+        self, db: AsyncSession
+    ) -> tuple[dict[str, int], tuple[int, int, datetime | None]]:
+        """Return the unread count per priority and the unread marker, from one snapshot.
+
+        One statement, so the marker (the ETag of the badge) labels exactly these counts.
+        """
+        unread = AdminNotification.is_read == false()
+        priorities = [priority.value for priority in Priority]
+        stmt = select(
+            *(
+                select(func.count())
+                .where(unread, AdminNotification.priority == priority)
+                .scalar_subquery()
+                for priority in priorities
+            ),
+            select(func.max(AdminNotification.id)).scalar_subquery(),
+            select(func.max(AdminNotification.updated_at)).scalar_subquery(),
+        )
+        *counts, highest, updated = (await db.execute(stmt)).one()
+        by_priority = dict(zip(priorities, (int(count or 0) for count in counts), strict=True))
+        return by_priority, (sum(by_priority.values()), int(highest or 0), updated)
 
     async def get_unread_count_by_priority(self, db: AsyncSession) -> dict[str, int]:
         """Return the unread count per priority; every priority is present, zeros included."""
@@ -448,6 +530,22 @@ class AdminNotificationService:
         notification = await self.get_notification(db, notification_id)
         await db.delete(notification)
         await db.flush()
+
+    async def delete_many_notifications(self, db: AsyncSession, ids: Iterable[int]) -> list[int]:
+        """Delete the given notifications in one DELETE; return the ids deleted, ascending.
+
+        Ids that do not exist are skipped.
+        """
+        id_list = list(ids)
+        if not id_list:
+            return []
+        result = await db.execute(
+            delete(AdminNotification)
+            .where(AdminNotification.id.in_(id_list))
+            .returning(AdminNotification.id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(int(row_id) for row_id in result.scalars())
 
     # -- convenience ---------------------------------------------------------------------------
 
@@ -633,10 +731,6 @@ def _store_path(store_id: int | str | None, *parts: str) -> str:
     return "/".join(("/admin/stores", quote(str(store_id), safe=""), *parts))
 
 
-def _severity_rank(severity: ColumnElement[str]) -> ColumnElement[int]:
-    return case(dict(SEVERITY_RANK), value=severity, else_=-1)
-
-
 class PlatformAlertService:
     """Record, list and resolve platform alerts; one open alert per fingerprint."""
 
@@ -723,62 +817,78 @@ class PlatformAlertService:
         follow the newest occurrence, affected stores and systems become the sorted union.
         A resolved alert is left alone: the next occurrence opens a new one.
         """
-        if count < 1:
-            raise ValueError(f"count must be at least 1, got {count}")
-        now = utcnow()
-        occurred = occurred_at or now
-        insert = dialects.insert(db, _ALERTS).values(
-            alert_type=str(alert_type),
-            severity=str(severity),
+        record = AlertRecord(
+            alert_type=alert_type,
+            severity=severity,
             title=title,
-            description=description,
-            affected_stores=_sorted_unique(affected_stores),
-            affected_systems=_sorted_unique(affected_systems),
-            occurrence_count=count,
-            first_occurred_at=occurred,
-            last_occurred_at=occurred,
-            is_resolved=False,
             fingerprint=fingerprint,
-            alert_metadata=dict(metadata or {}),
+            description=description,
+            affected_stores=tuple(affected_stores),
+            affected_systems=tuple(affected_systems),
+            metadata=metadata,
             rule=rule,
             source=source,
-            created_at=now,
-            updated_at=now,
+            occurred_at=occurred_at,
+            count=count,
         )
-        new, old = insert.excluded, _ALERTS.c
-        newest = new.last_occurred_at >= old.last_occurred_at
-        stmt = insert.on_conflict_do_update(
-            index_elements=[old.fingerprint],
-            index_where=old.is_resolved == false(),
-            set_={
-                "occurrence_count": old.occurrence_count + new.occurrence_count,
-                "first_occurred_at": dialects.least(
-                    db, old.first_occurred_at, new.first_occurred_at
-                ),
-                "last_occurred_at": dialects.greatest(
-                    db, old.last_occurred_at, new.last_occurred_at
-                ),
-                "severity": case(
-                    (_severity_rank(new.severity) > _severity_rank(old.severity), new.severity),
-                    else_=old.severity,
-                ),
-                "title": case((newest, new.title), else_=old.title),
-                "description": case(
-                    (newest, func.coalesce(new.description, old.description)),
-                    else_=old.description,
-                ),
-                "alert_metadata": case((newest, new.alert_metadata), else_=old.alert_metadata),
-                "affected_stores": dialects.merged_string_set(db, _ALERTS, "affected_stores"),
-                "affected_systems": dialects.merged_string_set(db, _ALERTS, "affected_systems"),
-                "updated_at": new.updated_at,
-            },
-        ).returning(old.id, old.occurrence_count)
-        alert_id, occurrence_count = (await db.execute(stmt)).one()
-        return AlertOccurrence(
-            alert_id=alert_id,
-            occurrence_count=occurrence_count,
-            created=occurrence_count == count,
-        )
+        (occurrence,) = await self.record_alert_occurrences(db, [record])
+        return occurrence
+
+    async def record_alert_occurrences(
+        self, db: AsyncSession, records: Sequence[AlertRecord]
+    ) -> list[AlertOccurrence]:
+        """Record several fingerprints' occurrences in one statement; results in input order.
+
+        Each record is folded as `create_or_increment_alert` describes. The fingerprints must
+        be distinct: PostgreSQL refuses an upsert that touches one row twice. Rows are written
+        in the given order, so callers pass them in their lock order.
+        """
+        if not records:
+            return []
+        now = utcnow()
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            if record.count < 1:
+                raise ValueError(f"count must be at least 1, got {record.count}")
+            occurred = record.occurred_at or now
+            rows.append(
+                {
+                    "alert_type": str(record.alert_type),
+                    "severity": str(record.severity),
+                    "title": record.title,
+                    "description": record.description,
+                    "affected_stores": _sorted_unique(record.affected_stores),
+                    "affected_systems": _sorted_unique(record.affected_systems),
+                    "occurrence_count": record.count,
+                    "first_occurred_at": occurred,
+                    "last_occurred_at": occurred,
+                    "is_resolved": False,
+                    "fingerprint": record.fingerprint,
+                    "alert_metadata": dict(record.metadata or {}),
+                    "rule": record.rule,
+                    "source": record.source,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        if len({record.fingerprint for record in records}) != len(records):
+            raise ValueError("record_alert_occurrences needs distinct fingerprints")
+        statement = write_statements.for_session(db).alert_upsert
+        # Several rows go as one executemany, which SQLAlchemy sends as a multi-row INSERT;
+        # RETURNING gives no row order then, so rows are matched back by fingerprint.
+        result = await db.execute(statement, rows[0] if len(rows) == 1 else rows)
+        stored = {fingerprint: (alert_id, count) for alert_id, count, fingerprint in result}
+        occurrences = []
+        for record in records:
+            alert_id, occurrence_count = stored[record.fingerprint]
+            occurrences.append(
+                AlertOccurrence(
+                    alert_id=alert_id,
+                    occurrence_count=occurrence_count,
+                    created=occurrence_count == record.count,
+                )
+            )
+        return occurrences
 
     async def get_alerts(
         self,
@@ -801,7 +911,8 @@ class PlatformAlertService:
         (inclusive) applies to the last occurrence. `before_id` is a keyset cursor on
         (last_occurred_at, id); `before_key` gives it by value, as seen when the page was
         read, so an alert that recurs meanwhile moves to the top without shifting later pages.
-        The total ignores the cursors, limit and offset.
+        The total ignores the cursors, limit and offset; above COUNT_EXACT_UP_TO it may be an
+        estimate (see `_count_matching`).
         """
         _check_page(limit, offset)
         conditions: list[ColumnElement[bool]] = []
@@ -824,7 +935,7 @@ class PlatformAlertService:
         if since is not None:
             conditions.append(PlatformAlert.last_occurred_at >= since)
 
-        total = await db.scalar(select(func.count()).select_from(PlatformAlert).where(*conditions))
+        total = await _count_matching(db, PlatformAlert, conditions)
         stmt = select(PlatformAlert).where(*conditions)
         if before_id is not None:
             stmt = stmt.where(_before(PlatformAlert, PlatformAlert.last_occurred_at, before_id))
@@ -910,7 +1021,7 @@ class PlatformAlertService:
         return result.scalar_one_or_none()
 
     async def get_statistics(self, db: AsyncSession) -> dict[str, Any]:
-        """Return the figures of the notifications page's statistics cards, in two queries.
+        """Return the figures of the notifications page's statistics cards, in three queries.
 
         - `unread`: unread notifications;
         - `active_alerts`: unresolved alerts;
@@ -931,30 +1042,30 @@ class PlatformAlertService:
         ).one()
 
         today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        is_open = PlatformAlert.is_resolved == false()
-        resolved_today = and_(
-            PlatformAlert.is_resolved == true(), PlatformAlert.resolved_at >= today
-        )
+        # Open alerts and those resolved today apart: each statement is then answered from
+        # one index (the open alerts' partial index, resolved_at), where an OR of the two
+        # read the rows of both.
         rows = (
             await db.execute(
-                select(
-                    PlatformAlert.alert_type,
-                    PlatformAlert.severity,
-                    func.count().filter(is_open),
-                    func.count().filter(resolved_today),
-                )
-                .where(or_(is_open, resolved_today))
+                select(PlatformAlert.alert_type, PlatformAlert.severity, func.count())
+                .where(PlatformAlert.is_resolved == false())
                 .group_by(PlatformAlert.alert_type, PlatformAlert.severity)
             )
         ).all()
+        resolved = int(
+            await db.scalar(
+                select(func.count()).where(
+                    PlatformAlert.is_resolved == true(), PlatformAlert.resolved_at >= today
+                )
+            )
+            or 0
+        )
 
         by_severity = {severity.value: 0 for severity in Severity}
         by_type = {alert_type.value: 0 for alert_type in AlertType}
-        resolved = 0
-        for alert_type, severity, open_count, resolved_count in rows:
+        for alert_type, severity, open_count in rows:
             by_severity[severity] = by_severity.get(severity, 0) + open_count
             by_type[alert_type] = by_type.get(alert_type, 0) + open_count
-            resolved += resolved_count
         return {
             "unread": int(unread),
             "active_alerts": sum(by_severity.values()),

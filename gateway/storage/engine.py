@@ -40,6 +40,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+POSTGRES_POOL_RECYCLE_S = 300
+"""Seconds after which a pooled PostgreSQL connection is replaced rather than reused."""
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -74,7 +76,11 @@ def create_engine(url: str | URL, **kw: Any) -> AsyncEngine:
         engine = create_async_engine(parsed, **kw)
         _configure_sqlite(engine)
         return engine
-    kw.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout, that is on every write group.
+    # A connection lost meanwhile fails its transaction instead; SQLAlchemy then discards
+    # every pooled connection (a disconnect invalidates the pool), the request gets a 503 and
+    # the next one connects afresh. Recycling bounds how long an idle connection is trusted.
+    kw.setdefault("pool_recycle", POSTGRES_POOL_RECYCLE_S)
     return create_async_engine(parsed, **kw)
 
 
