@@ -31,6 +31,7 @@ from gateway.publish.metrics import Metrics
 from gateway.publish.pg_relay import PgRelay
 from gateway.publish.sse import add_stream_routes
 from gateway.publish.unread import UnreadAnnouncer
+from gateway.self_monitor import SelfMonitor, SelfMonitorSettings
 from gateway.settings import Settings
 from gateway.storage.engine import create_engine, is_postgres, session_factory
 from gateway.storage.migrate import ensure_schema
@@ -85,7 +86,11 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub()
     app[keys.HUB] = hub
     app[keys.PIPELINE] = Pipeline(
-        app[keys.SESSIONS], app[keys.RULES], hub, metrics=app[keys.METRICS]
+        app[keys.SESSIONS],
+        app[keys.RULES],
+        hub,
+        metrics=app[keys.METRICS],
+        write_timeout=app[keys.SETTINGS].db_write_timeout,
     )
     app[keys.INGEST_SLOTS] = asyncio.Semaphore(app[keys.SETTINGS].ingest_concurrency)
     app[keys.RULE_STATS] = app[keys.PIPELINE].rule_stats
@@ -117,6 +122,31 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     await relay.stop()
 
 
+async def self_monitor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Run the self-monitoring job while the app runs; `self_check_interval` 0 turns it off."""
+    settings = app[keys.SETTINGS]
+    if settings.self_check_interval <= 0:
+        yield
+        return
+    monitor = SelfMonitor(
+        app[keys.ENGINE],
+        app[keys.SESSIONS],
+        app[keys.RULES],
+        app[keys.HUB],
+        app[keys.METRICS],
+        SelfMonitorSettings(
+            interval=settings.self_check_interval,
+            db_outage_alert_after=settings.db_outage_alert_after,
+            shedding_quiet_period=settings.shedding_quiet_period,
+        ),
+        ingest_concurrency=settings.ingest_concurrency,
+    )
+    app[keys.SELF_MONITOR] = monitor
+    monitor.start()
+    yield
+    await monitor.stop()
+
+
 async def close_streams(app: web.Application) -> None:
     # Runs before in-flight requests are awaited, so live streams end instead of holding
     # shutdown for the whole grace period.
@@ -140,6 +170,8 @@ def create_app(settings: Settings) -> web.Application:
     setup_sessions(app)
     # Opened in this order, closed in reverse: rules need nothing, the pipeline needs both.
     app.cleanup_ctx.extend([database_ctx, rules_ctx, pipeline_ctx, metrics_ctx, relay_ctx])
+    # After everything it watches, so it stops first and its last writes find the pool open.
+    app.cleanup_ctx.append(self_monitor_ctx)
     # Last, so the first admin's password is printed once everything else has started.
     app.cleanup_ctx.append(first_admin_ctx)
     app.on_shutdown.append(close_streams)

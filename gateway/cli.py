@@ -1,4 +1,4 @@
-"""Command line: serve | db | rules | token | admin.
+"""Command line: serve | db | rules | token | admin | demo.
 
 Every `serve` option also reads a `GATEWAY_…` environment variable; a flag wins over it.
 """
@@ -56,7 +56,19 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
     ServeOption("--migrate", "upgrade the database schema on start", switch=True),
     ServeOption("--reload-interval", "seconds between rules-file checks, 0 to disable", 2.0, float),
     ServeOption("--ingest-concurrency", "batches processed at once", 8, int),
+    ServeOption(
+        "--ingest-queue-timeout",
+        "seconds a batch waits for a free slot before 503 with Retry-After",
+        2.0,
+        float,
+    ),
     ServeOption("--shutdown-grace", "seconds to finish in-flight work on SIGTERM", 10.0, float),
+    ServeOption(
+        "--db-write-timeout",
+        "seconds a batch's database transaction may take before it is answered 503",
+        10.0,
+        float,
+    ),
     ServeOption(
         "--max-body-bytes",
         "body size limit, after decompression",
@@ -85,6 +97,24 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
         "--session-absolute-timeout",
         "seconds a dashboard session lasts at most",
         12 * 3600.0,
+        float,
+    ),
+    ServeOption(
+        "--self-check-interval",
+        "seconds between self-checks that raise system alerts, 0 to disable",
+        5.0,
+        float,
+    ),
+    ServeOption(
+        "--db-outage-alert-after",
+        "seconds the database must be unreachable before the outage becomes a system alert",
+        30.0,
+        float,
+    ),
+    ServeOption(
+        "--shedding-quiet-period",
+        "seconds without load shedding before its system alert is resolved",
+        60.0,
         float,
     ),
 )
@@ -195,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
     admin_list = admin.add_parser("list", help="list accounts with their last sign-in")
     _add_database_url(admin_list)
     admin_list.set_defaults(func=cmd_admin_list)
+
+    demo = sub.add_parser(
+        "demo", help="send a realistic stream of the platform's events to a running gateway"
+    )
+    demo.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway's address")
+    demo.add_argument(
+        "--token",
+        default=os.environ.get("GATEWAY_DEMO_TOKEN"),
+        help="ingest token, needed when ingestion is not on loopback (env GATEWAY_DEMO_TOKEN)",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help="time factor: 2 is twice as fast, 0 all at once"
+    )
+    demo.add_argument("--seed", type=int, help="pick stores and details deterministically")
+    demo.add_argument("--repeat", type=int, default=1, help="rounds to send (default 1)")
+    demo.add_argument(
+        "--burst", type=int, default=8, help="Letzshop API errors in the burst (default 8)"
+    )
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -218,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.log import keep_rich_out
+
+    # Before gateway.serve imports structlog (and with it rich, unless kept out).
+    keep_rich_out(args.log_format)
     from gateway.serve import serve
 
     settings = Settings(
@@ -230,13 +283,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         migrate=args.migrate,
         reload_interval=args.reload_interval,
         ingest_concurrency=args.ingest_concurrency,
+        ingest_queue_timeout=args.ingest_queue_timeout,
         shutdown_grace=args.shutdown_grace,
+        db_write_timeout=args.db_write_timeout,
         log_format=args.log_format,
         log_level=args.log_level,
         metrics_token=args.metrics_token or None,
         secure_cookies=args.secure_cookies,
         session_idle_timeout=args.session_idle_timeout,
         session_absolute_timeout=args.session_absolute_timeout,
+        self_check_interval=args.self_check_interval,
+        db_outage_alert_after=args.db_outage_alert_after,
+        shedding_quiet_period=args.shedding_quiet_period,
         limits=IngestLimits(
             max_body_bytes=args.max_body_bytes,
             max_line_bytes=args.max_line_bytes,
@@ -245,6 +303,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ),
     )
     return asyncio.run(serve(settings))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import DemoError, run_demo
+
+    try:
+        asyncio.run(
+            run_demo(
+                args.url,
+                token=args.token,
+                speed=args.speed,
+                seed=args.seed,
+                repeat=args.repeat,
+                burst=args.burst,
+            )
+        )
+    except (DemoError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ at the revision this code needs, and rules are loaded. It answers 200 or 503 wit
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 from datetime import datetime
@@ -16,7 +15,6 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,7 +23,8 @@ from structlog import get_logger
 
 from gateway import keys
 from gateway.live_rules import LiveRules
-from gateway.storage.migrate import head_revision
+from gateway.storage.migrate import head_revision, read_revision
+from gateway.writer import run_within
 
 log = get_logger(__name__)
 
@@ -55,14 +54,8 @@ async def check_database(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return the database check (reachable, round-trip latency) and the schema check."""
     expected = expected_revision()
-    started = time.perf_counter()
     try:
-        async with asyncio.timeout(within), engine.connect() as connection:
-            # On SQLite a deferred BEGIN never queues behind the writer (see storage.engine).
-            await connection.execution_options(sqlite_begin="DEFERRED")
-            await connection.execute(text("SELECT 1"))
-            latency_ms = round((time.perf_counter() - started) * 1000, 2)
-            current = await connection.run_sync(_read_revision)
+        latency_ms, current = await run_within(_probe(engine), within)
     except TimeoutError:
         reason = f"no answer within {within:g}s"
     except (SQLAlchemyError, OSError) as exc:
@@ -74,6 +67,22 @@ async def check_database(
         return database, {"ok": current == expected, "current": current, "expected": expected}
     unreachable = {"ok": False, "expected": expected, "error": "database unreachable"}
     return {"ok": False, "error": reason}, unreachable
+
+
+async def ping_database(
+    engine: AsyncEngine, within: float = DATABASE_TIMEOUT_SECONDS
+) -> str | None:
+    """Run `SELECT 1` within `within` seconds; return None, or why the database did not answer.
+
+    The self-monitoring job calls this every few seconds, so a failure is not logged here.
+    """
+    try:
+        await run_within(_probe(engine, revision=False), within)
+    except TimeoutError:
+        return f"no answer within {within:g}s"
+    except (SQLAlchemyError, OSError) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
 
 
 def check_rules(live: LiveRules) -> dict[str, Any]:
@@ -97,8 +106,20 @@ def add_health_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", readyz)
 
 
+async def _probe(engine: AsyncEngine, *, revision: bool = True) -> tuple[float, str | None]:
+    """Return the round trip of `SELECT 1` in milliseconds and, if asked, the schema revision."""
+    started = time.perf_counter()
+    async with engine.connect() as connection:
+        # On SQLite a deferred BEGIN never queues behind the writer (see storage.engine).
+        await connection.execution_options(sqlite_begin="DEFERRED")
+        await connection.execute(text("SELECT 1"))
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        current = await connection.run_sync(_read_revision) if revision else None
+    return latency_ms, current
+
+
 def _read_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    return read_revision(connection)
 
 
 def _iso(at: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from aiohttp import web
@@ -17,6 +17,10 @@ from gateway.publish.metrics import Metrics
 from gateway.rule_stats import RuleStats
 from gateway.services.passwords import Passwords
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    # The self-monitor reads the health checks, which read these keys: typed, not imported.
+    from gateway.self_monitor import SelfMonitor
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -37,3 +41,5 @@ PASSWORDS = web.AppKey("passwords", Passwords)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 # The dashboard's autoescaped template environment, made once by setup_dashboard.
 DASHBOARD_TEMPLATES = web.AppKey("dashboard_templates", jinja2.Environment)
+# The job that reports the gateway's own health as `system` alerts (absent when turned off).
+SELF_MONITOR: web.AppKey[SelfMonitor] = web.AppKey("self_monitor")

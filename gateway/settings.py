@@ -33,6 +33,12 @@ class Settings(BaseModel):
     ingest_concurrency: int = Field(default=8, ge=1)
     ingest_queue_timeout: float = Field(default=2.0, ge=0)
     shutdown_grace: float = Field(default=10.0, ge=0)
+    # A batch's transaction that takes longer is abandoned and answered 503.
+    db_write_timeout: float = Field(default=10.0, gt=0)
+    # Self-monitoring (gateway.self_monitor): seconds between checks, 0 turns the job off.
+    self_check_interval: float = Field(default=5.0, ge=0)
+    db_outage_alert_after: float = Field(default=30.0, ge=0)
+    shedding_quiet_period: float = Field(default=60.0, ge=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     # When set, GET /metrics requires it as a bearer token; SecretStr keeps it out of reprs.

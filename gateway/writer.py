@@ -7,15 +7,20 @@ processes cannot deadlock with this one. A batch is never delayed on purpose: an
 starts on the first batch at once.
 
 Each batch still stands alone: if a group's transaction fails, its batches are retried one by
-one, so a batch that cannot be written fails without taking the others with it.
+one, so a batch that cannot be written fails without taking the others with it. When the
+database itself is unavailable (unreachable, or no answer within `timeout`) the whole group
+fails at once instead: retrying each batch against a dead database would only multiply the
+wait. A failed write never stops the writer; the next batch tries the database again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import actions
@@ -44,8 +49,78 @@ class _Job:
     )
 
 
+# A transaction that takes longer is abandoned and its batches answered 503: a database that
+# stopped answering must not hold ingestion slots (and the callers) indefinitely.
+DEFAULT_WRITE_TIMEOUT_SECONDS = 10.0
+
+
 class WriterClosed(RuntimeError):
     """The gateway is shutting down and takes no new writes."""
+
+
+class WriteTimeout(OperationalError):
+    """The database did not finish a group's transaction in time; nothing of it is assumed."""
+
+    def __init__(self, seconds: float) -> None:
+        message = f"the database did not commit within {seconds:g}s"
+        super().__init__(None, None, TimeoutError(message))
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+T = TypeVar("T")
+CLEANUP_GRACE_SECONDS = 0.25
+
+
+async def run_within(work: Coroutine[Any, Any, T], seconds: float) -> T:
+    """Await `work` for at most `seconds`; then cancel it and raise TimeoutError.
+
+    A database call cancelled by `asyncio.timeout` still rolls back or closes its connection
+    before the timeout lets go, and against a server that stopped answering that cleanup
+    waits as long as the server does. Here the cancelled call gets `CLEANUP_GRACE_SECONDS`,
+    then finishes its cleanup in the background (holding its pooled connection until then)
+    while the caller moves on. Used by the writer and by the health checks.
+    """
+    if seconds <= 0:
+        work.close()  # no time at all: not even started, so nothing is left half-done
+        raise TimeoutError(f"no answer within {seconds:g}s")
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        await asyncio.wait({task}, timeout=CLEANUP_GRACE_SECONDS)
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    # A database that is merely slow rolls back at once; only a silent one is left behind.
+    await asyncio.wait({task}, timeout=CLEANUP_GRACE_SECONDS)
+    if not task.done():
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
+    else:
+        _forget(task)
+    raise TimeoutError(f"no answer within {seconds:g}s")
+
+
+# Cancelled calls still cleaning up; kept so they are not garbage-collected mid-cleanup.
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so the loop does not report it as never retrieved
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Tell a failure of the database itself from one batch's bad data."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OSError | TimeoutError | OperationalError | InterfaceError)
 
 
 class GroupWriter:
@@ -58,11 +133,13 @@ class GroupWriter:
         metrics: Metrics,
         *,
         max_group: int = 64,
+        timeout: float = DEFAULT_WRITE_TIMEOUT_SECONDS,
     ) -> None:
         self._sessions = sessions
         self._hub = hub
         self._metrics = metrics
         self._max_group = max_group
+        self.timeout = timeout
         # None asks the writer to stop once everything before it is written.
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -107,11 +184,15 @@ class GroupWriter:
 
     async def _write_group(self, jobs: list[_Job]) -> None:
         try:
-            results, applied = await self._commit(jobs)
+            try:
+                results, applied = await run_within(self._commit(jobs), self.timeout)
+            except TimeoutError as exc:
+                raise WriteTimeout(self.timeout) from exc
         except Exception as exc:
-            if len(jobs) == 1:
-                if not jobs[0].done.done():
-                    jobs[0].done.set_exception(exc)
+            if len(jobs) == 1 or database_unavailable(exc):
+                for job in jobs:
+                    if not job.done.done():
+                        job.done.set_exception(exc)
                 return
             for job in jobs:
                 await self._write_group([job])

@@ -202,7 +202,7 @@ class Metrics:
             (
                 ALERT_RESOLVED,
                 "gateway_alerts_resolved",
-                "Platform alerts resolved by a rule, by type and severity.",
+                "Platform alerts resolved by a rule or the gateway itself, by type and severity.",
                 ("type", "severity"),
             ),
         ):
@@ -248,6 +248,13 @@ class Metrics:
             registry=r,
         )
 
+        # The self-monitoring job (gateway.self_monitor).
+        self.database_reachable = Gauge(
+            "gateway_database_reachable",
+            "Whether the latest self-check reached the database (1) or not (0).",
+            registry=r,
+        )
+
     # -- recording, called from the ingestion path -----------------------------------------
 
     def received(self, input_: str, source: str, count: int) -> None:
@@ -278,6 +285,14 @@ class Metrics:
         else:
             self.rules_reloads("failure").inc()
             self.rules_last_reload_ok.set(0)
+
+    def load_shed_total(self) -> float:
+        """Ingestion requests shed since start, as `gateway_ingest_load_shed_total` reports."""
+        for family in self.load_shed.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    return sample.value
+        return 0.0
 
     # -- values read at scrape time --------------------------------------------------------
 
