@@ -8,7 +8,7 @@ PORT   ?= 8080
 CONFIG ?= rules.yaml
 DATABASE_URL ?= sqlite+aiosqlite:///./gateway.db
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/gateway serve --migrate --host $(HOST) --port $(PORT) --config $(CONFIG) --database-url $(DATABASE_URL)
+
+demo: $(STAMP)
+	$(BIN)/gateway demo --url http://$(HOST):$(PORT) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -18,10 +18,11 @@ from yarl import URL
 from gateway import keys
 from gateway.http.sessions import find_session
 from gateway.services.session_service import ActiveSession
-from rules.vocabulary import NotificationType, Priority, Severity
+from rules.vocabulary import AlertType, NotificationType, Priority, Severity
 
 LOGIN_PAGE = "/admin/login"
 HOME_PAGE = "/admin/notifications"
+RULES_PAGE = "/admin/rules"
 STATIC_PREFIX = "/static/"
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 MAX_NEXT_LENGTH = 2000
@@ -96,7 +97,14 @@ async def notifications_context(request: web.Request, active: ActiveSession) -> 
         "priorities": [priority.value for priority in Priority],
         "types": [kind.value for kind in NotificationType],
         "severities": [severity.value for severity in Severity],
+        "alert_types": [kind.value for kind in AlertType],
     }
+
+
+async def rules_context(request: web.Request, active: ActiveSession) -> Context:
+    # A reload and a dry run are POSTs, which the API allows the admin role only: a viewer
+    # is not offered buttons that would be refused.
+    return {"title": "Rules", "is_admin": active.user.role == "admin"}
 
 
 def load_static() -> dict[str, tuple[bytes, str]]:
@@ -136,4 +144,5 @@ def setup_dashboard(app: web.Application) -> None:
     app.router.add_get("/admin", home)
     app.router.add_get("/admin/", home)
     app.router.add_get(HOME_PAGE, page("notifications.html", notifications_context))
+    app.router.add_get(RULES_PAGE, page("rules.html", rules_context))
     app.router.add_get(STATIC_PREFIX + "{name}", static_handler(load_static()))

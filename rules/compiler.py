@@ -203,6 +203,7 @@ class Compiler:
             sources=frozenset(config.source) if config.source is not None else None,
             stop=config.stop,
             description=config.description,
+            match_spec=config.match,
         )
 
     def rule_parts(

@@ -67,6 +67,8 @@ class CompiledRule:
     """The sources whose events the rule sees; None: every source."""
     stop: bool = False
     description: str | None = None
+    match_spec: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The `match` as the file wrote it, for showing operators what the rule listens for."""
 
 
 @dataclass(slots=True)

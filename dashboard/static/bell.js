@@ -1,8 +1,12 @@
-// The header bell: unread badge, dropdown of the newest unread notifications, kept live by
-// the server's event stream (polling every 60 s while the stream is down).
+// The header: the bell (unread badge, dropdown of the newest unread notifications, kept live
+// by the server's event stream, polling every 60 s while the stream is down), the opt-in
+// desktop alerts for critical items, and Sign out.
 import { API, CHANGED, api, el, priorityLabel, safeHref, timeElement } from "/static/api.js";
 
 const STREAM = API + "/stream";
+const LOGOUT = "/api/v1/auth/logout";
+const LOGIN_PAGE = "/admin/login";
+const DESKTOP_KEY = "gateway.desktop-critical";
 const POLL_MS = 60000;
 const RECENT_LIMIT = 10;
 
@@ -12,6 +16,10 @@ const panel = document.getElementById("bell-panel");
 const list = document.getElementById("bell-list");
 const empty = document.getElementById("bell-empty");
 const markAll = document.getElementById("bell-mark-all");
+const desktopToggle = document.getElementById("desktop-toggle");
+const desktopBox = document.getElementById("desktop-critical");
+const desktopStatus = document.getElementById("desktop-status");
+const logoutButton = document.getElementById("logout");
 const baseTitle = document.title;
 
 let shown = [];
@@ -106,6 +114,64 @@ document.addEventListener("click", (event) => {
   if (!panel.hidden && !panel.contains(event.target) && !bell.contains(event.target)) close();
 });
 
+// -- desktop alerts: opt-in, stored in localStorage; text only (title and body).
+
+function desktopSupported() {
+  return "Notification" in window;
+}
+
+function desktopEnabled() {
+  return desktopSupported() && Notification.permission === "granted"
+    && localStorage.getItem(DESKTOP_KEY) === "on";
+}
+
+async function desktopAlert(path, kind) {
+  if (!desktopEnabled()) return;
+  try {
+    const item = await api(path);
+    const body = kind === "alert" ? (item.description ?? "") : item.message;
+    new Notification(String(item.title), { body: String(body).slice(0, 300), tag: `${kind}-${item.id}` });
+  } catch (error) {
+    console.warn("desktop alert failed", error);
+  }
+}
+
+async function toggleDesktop() {
+  desktopStatus.textContent = "";
+  if (!desktopBox.checked) {
+    localStorage.removeItem(DESKTOP_KEY);
+    return;
+  }
+  let permission = Notification.permission;
+  if (permission === "default") permission = await Notification.requestPermission();
+  if (permission === "granted") {
+    localStorage.setItem(DESKTOP_KEY, "on");
+  } else {
+    desktopBox.checked = false;
+    localStorage.removeItem(DESKTOP_KEY);
+    desktopStatus.textContent = "The browser blocks notifications for this site.";
+  }
+}
+
+if (desktopSupported()) {
+  desktopToggle.hidden = false;
+  desktopBox.checked = desktopEnabled();
+  desktopBox.addEventListener("change", toggleDesktop);
+}
+
+// -- sign out
+
+logoutButton.addEventListener("click", async () => {
+  logoutButton.disabled = true;
+  try {
+    await api(LOGOUT, { method: "POST" });
+    window.location.assign(LOGIN_PAGE);
+  } catch (error) {
+    console.warn("sign out failed", error);
+    logoutButton.disabled = false;
+  }
+});
+
 function startPolling() {
   if (pollTimer === null) pollTimer = setInterval(refresh, POLL_MS);
 }
@@ -129,6 +195,14 @@ function connect() {
   });
   source.addEventListener("unread_count", (event) => {
     setCount(JSON.parse(event.data).unread_count);
+  });
+  source.addEventListener("notification.created", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.priority === "critical") desktopAlert(`${API}/${Number(data.id)}`, "notification");
+  });
+  source.addEventListener("alert.created", (event) => {
+    const data = JSON.parse(event.data);
+    if (data.severity === "critical") desktopAlert(`${API}/alerts/${Number(data.id)}`, "alert");
   });
   for (const kind of [
     "notification.created", "notification.read", "notification.unread",

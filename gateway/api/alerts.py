@@ -19,6 +19,7 @@ from gateway.api.replies import reply
 from gateway.api.schemas import Alert, AlertCreate, AlertPage, AlertQuery, AlertStats, Resolve
 from gateway.http.auth import PRINCIPAL
 from gateway.services.admin_notification_service import platform_alert_service as service
+from gateway.services.admin_notification_service import total_is_exact
 
 log = get_logger(__name__)
 
@@ -43,11 +44,13 @@ async def list_alerts(request: web.Request) -> web.Response:
             limit=query.limit + 1,
             offset=query.offset,
         )
+        exact = total_is_exact(db, total)
     page, last = split_page(rows, query.limit)
     return reply(
         AlertPage(
             items=[Alert.of(row) for row in page],
             total=total,
+            total_exact=exact,
             limit=query.limit,
             offset=query.offset,
             next_cursor=encode_cursor("alert", last.last_occurred_at, last.id) if last else None,

@@ -1,4 +1,4 @@
-"""Handlers of `/api/v1/admin/notifications`: list, read state, create and delete.
+"""Handlers of `/api/v1/admin/notifications`: list, read state, create and delete (one or many).
 
 Each handler parses its input, calls the service in one transaction, and after the commit
 tells live listeners what changed, with the new unread count.
@@ -21,7 +21,8 @@ from gateway.api.params import (
 )
 from gateway.api.replies import cached_reply, not_modified, not_modified_reply, reply, unread_etag
 from gateway.api.schemas import (
-    BulkRead,
+    BulkIds,
+    Deleted,
     MarkAllRead,
     Marked,
     Notification,
@@ -34,6 +35,7 @@ from gateway.api.schemas import (
 )
 from gateway.http.auth import PRINCIPAL
 from gateway.services.admin_notification_service import admin_notification_service as service
+from gateway.services.admin_notification_service import total_is_exact
 
 log = get_logger(__name__)
 
@@ -60,11 +62,13 @@ async def list_notifications(request: web.Request) -> web.Response:
             limit=query.limit + 1,
             offset=query.offset,
         )
+        exact = total_is_exact(db, total)
     page, last = split_page(rows, query.limit)
     return reply(
         NotificationPage(
             items=[Notification.of(row) for row in page],
             total=total,
+            total_exact=exact,
             limit=query.limit,
             offset=query.offset,
             next_cursor=encode_cursor("notification", last.created_at, last.id) if last else None,
@@ -77,11 +81,12 @@ async def recent_notifications(request: web.Request) -> web.Response:
     query = parse_query(request, RecentQuery)
     async with request.app[keys.SESSIONS]() as db, db.begin():
         # The ETag is read before the body, so it is never newer than what it labels.
-        etag = unread_etag(await service.get_unread_marker(db))
+        marker = await service.get_unread_marker(db)
+        etag = unread_etag(marker)
         if not_modified(request, etag):
             return not_modified_reply(etag)
         rows = await service.get_recent_notifications(db, limit=query.limit)
-        unread = await service.get_unread_count(db)
+    unread = marker[0]
     body = RecentNotifications(items=[Notification.of(row) for row in rows], unread_count=unread)
     return cached_reply(body, etag)
 
@@ -89,10 +94,10 @@ async def recent_notifications(request: web.Request) -> web.Response:
 async def unread_count(request: web.Request) -> web.Response:
     """Return the unread badge; 304 when the client's copy is current."""
     async with request.app[keys.SESSIONS]() as db, db.begin():
-        etag = unread_etag(await service.get_unread_marker(db))
-        if not_modified(request, etag):
-            return not_modified_reply(etag)
-        by_priority = await service.get_unread_count_by_priority(db)
+        by_priority, marker = await service.get_unread_summary(db)
+    etag = unread_etag(marker)
+    if not_modified(request, etag):
+        return not_modified_reply(etag)
     body = UnreadCount(unread_count=sum(by_priority.values()), by_priority=by_priority)
     return cached_reply(body, etag)
 
@@ -163,7 +168,7 @@ async def mark_unread(request: web.Request) -> web.Response:
 
 async def mark_many_read(request: web.Request) -> web.Response:
     """Mark the listed notifications read."""
-    data = await parse_body(request, BulkRead)
+    data = await parse_body(request, BulkIds)
     user_id = request[PRINCIPAL].user_id
     async with request.app[keys.SESSIONS]() as db, db.begin():
         marked = await service.mark_many_as_read(db, data.ids, user_id=user_id)
@@ -203,3 +208,16 @@ async def delete_notification(request: web.Request) -> web.Response:
     publish(request, "notification.deleted", {"id": notification_id, "unread_count": unread})
     log.info("notification_deleted", id=notification_id, by=request[PRINCIPAL].name)
     return web.Response(status=204)
+
+
+async def delete_many(request: web.Request) -> web.Response:
+    """Delete the listed notifications; ids that do not exist are skipped."""
+    data = await parse_body(request, BulkIds)
+    async with request.app[keys.SESSIONS]() as db, db.begin():
+        deleted = await service.delete_many_notifications(db, data.ids)
+        unread = await service.get_unread_count(db)
+    # One event per deleted notification, as a single delete publishes.
+    for notification_id in deleted:
+        publish(request, "notification.deleted", {"id": notification_id, "unread_count": unread})
+    log.info("notifications_deleted", ids=deleted, by=request[PRINCIPAL].name)
+    return reply(Deleted(deleted=len(deleted)))

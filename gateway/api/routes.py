@@ -1,6 +1,6 @@
 """The admin API's route table: `add_api_routes(app)` registers it and documents it.
 
-Literal paths (`recent`, `unread-count`, `mark-all-read`, `read`, `alerts`…) can never be
+Literal paths (`recent`, `unread-count`, `mark-all-read`, `read`, `delete`, `alerts`…) can never be
 taken for an id: ids are digits only (`{id:\\d+}`), so `/notifications/abc` is simply 404.
 """
 
@@ -17,7 +17,8 @@ from gateway.api.schemas import (
     AlertPage,
     AlertQuery,
     AlertStats,
-    BulkRead,
+    BulkIds,
+    Deleted,
     MarkAllRead,
     Marked,
     Notification,
@@ -111,7 +112,17 @@ OPERATIONS: tuple[Operation, ...] = (
         "notifications",
         (Reply(200, "How many were marked read", Marked),),
         notifications.mark_many_read,
-        body=BulkRead,
+        body=BulkIds,
+    ),
+    Operation(
+        "POST",
+        NOTIFICATIONS + "/delete",
+        "deleteNotifications",
+        "Delete the listed notifications",
+        "notifications",
+        (Reply(200, "How many were deleted", Deleted),),
+        notifications.delete_many,
+        body=BulkIds,
     ),
     Operation(
         "GET",

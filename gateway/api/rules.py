@@ -12,6 +12,8 @@ from gateway.api.schemas import (
     ReloadInfo,
     ReloadResult,
     RuleInfo,
+    RuleIssueOut,
+    RuleOutput,
     RulesOverview,
     RuleTest,
     RuleTestResult,
@@ -21,7 +23,7 @@ from gateway.http.auth import PRINCIPAL
 from gateway.http.problem import problem
 from gateway.rule_stats import RuleMatches
 from rules.actions import Action, AlertAction, NotifyAction
-from rules.engine import LOGS, CompiledRule
+from rules.engine import LOGS, CompiledRule, RuleSet
 from rules.schema import ActionKind
 from rules.testing import describe_evaluation
 
@@ -37,7 +39,7 @@ async def list_rules(request: web.Request) -> web.Response:
     return reply(
         RulesOverview(
             file=ruleset.filename,
-            rules=[_rule_info(rule, stats.get(rule.name)) for rule in ruleset.rules],
+            rules=[_rule_info(rule, stats.get(rule.name), ruleset) for rule in ruleset.rules],
             sources=WebhookSources(
                 enabled=sorted(ruleset.sources), disabled=dict(ruleset.disabled_sources)
             ),
@@ -47,6 +49,10 @@ async def list_rules(request: web.Request) -> web.Response:
                 ok=status.ok,
                 at=status.at,
                 error=status.error,
+                issues=[
+                    RuleIssueOut(file=i.file, line=i.line, column=i.column, message=i.message)
+                    for i in status.issues
+                ],
                 last_success_at=live.last_success_at,
             ),
             counting_since=stats.since,
@@ -54,7 +60,7 @@ async def list_rules(request: web.Request) -> web.Response:
     )
 
 
-def _rule_info(rule: CompiledRule, matches: RuleMatches) -> RuleInfo:
+def _rule_info(rule: CompiledRule, matches: RuleMatches, ruleset: RuleSet) -> RuleInfo:
     return RuleInfo(
         name=rule.name,
         description=rule.description,
@@ -64,6 +70,39 @@ def _rule_info(rule: CompiledRule, matches: RuleMatches) -> RuleInfo:
         line=rule.source_file_line,
         matches=matches.count,
         last_matched_at=matches.last_matched_at,
+        match=dict(rule.match_spec),
+        produces=[_output(action) for action in rule.actions],
+        enabled=rule.sources is None
+        or any(source == LOGS or source in ruleset.sources for source in rule.sources),
+    )
+
+
+def _output(action: Action) -> RuleOutput:
+    if isinstance(action, NotifyAction):
+        return RuleOutput(
+            kind="notify",
+            type=action.type.value,
+            priority=action.priority.value,
+            severity=None,
+            title=action.title.source,
+            fingerprint=None,
+        )
+    if isinstance(action, AlertAction):
+        return RuleOutput(
+            kind="alert",
+            type=action.alert_type.value,
+            priority=None,
+            severity=action.severity.value,
+            title=action.title.source,
+            fingerprint=action.fingerprint.source,
+        )
+    return RuleOutput(
+        kind="resolve",
+        type=None,
+        priority=None,
+        severity=None,
+        title=None,
+        fingerprint=action.fingerprint.source,
     )
 
 

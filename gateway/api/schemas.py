@@ -163,7 +163,11 @@ class NotificationPage(Response):
     """One page of notifications, newest first."""
 
     items: list[Notification]
-    total: int = Field(description="how many match the filters (ignoring the page)")
+    total: int = Field(
+        description="how many match the filters (ignoring the page); exact up to 10,000, "
+        "above that PostgreSQL's estimate (see total_exact)"
+    )
+    total_exact: bool = Field(description="false when total is an estimate")
     limit: int
     offset: int
     next_cursor: str | None = Field(
@@ -189,6 +193,12 @@ class Marked(Response):
     """How many notifications a bulk operation marked read (those already read not counted)."""
 
     marked: int
+
+
+class Deleted(Response):
+    """How many notifications a bulk delete removed (ids that did not exist not counted)."""
+
+    deleted: int
 
 
 class NotificationQuery(Query):
@@ -233,8 +243,8 @@ class MarkAllRead(Request):
     up_to: UtcDateTime | None = Field(None, description="only those created at or before this")
 
 
-class BulkRead(Request):
-    """The notifications to mark read."""
+class BulkIds(Request):
+    """The notifications to act on (mark read, delete); ids that do not exist are skipped."""
 
     ids: list[Id] = Field(min_length=1, max_length=MAX_BULK_IDS)
 
@@ -300,7 +310,11 @@ class AlertPage(Response):
     """One page of alerts, latest activity first."""
 
     items: list[Alert]
-    total: int = Field(description="how many match the filters (ignoring the page)")
+    total: int = Field(
+        description="how many match the filters (ignoring the page); exact up to 10,000, "
+        "above that PostgreSQL's estimate (see total_exact)"
+    )
+    total_exact: bool = Field(description="false when total is an estimate")
     limit: int
     offset: int
     next_cursor: str | None = Field(
@@ -357,6 +371,17 @@ class Resolve(Request):
 # -- rules -------------------------------------------------------------------------------------
 
 
+class RuleOutput(Response):
+    """What one action of a rule produces, as the file declares it."""
+
+    kind: Literal["notify", "alert", "resolve"]
+    type: str | None = Field(description="notification type (notify) or alert type (alert)")
+    priority: str | None = Field(description="notify only")
+    severity: str | None = Field(description="alert only")
+    title: str | None = Field(description="the title template (notify, alert)")
+    fingerprint: str | None = Field(description="the fingerprint template (alert, resolve)")
+
+
 class RuleInfo(Response):
     """A loaded rule and how often it matched since the gateway started."""
 
@@ -368,6 +393,11 @@ class RuleInfo(Response):
     line: int = Field(description="where the rule starts in the rules file")
     matches: int
     last_matched_at: datetime | None
+    match: dict[str, Any] = Field(description="the rule's match, as the file writes it")
+    produces: list[RuleOutput]
+    enabled: bool = Field(
+        description="false when every source the rule listens to is a disabled webhook source"
+    )
 
 
 class ReloadInfo(Response):
@@ -376,6 +406,7 @@ class ReloadInfo(Response):
     ok: bool
     at: datetime
     error: str | None
+    issues: list[RuleIssueOut] = Field(description="the file's positioned errors, when not ok")
     last_success_at: datetime | None
 
 

@@ -17,6 +17,7 @@ N = "/api/v1/admin/notifications"
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", N): {"type": "system_info", "title": "t", "message": "m"},
     ("PUT", N + "/read"): {"ids": [2]},
+    ("POST", N + "/delete"): {"ids": [2]},
     ("PUT", N + "/mark-all-read"): {"up_to_id": 2},
     ("POST", N + "/alerts"): {"alert_type": "system", "severity": "info", "title": "t"},
     ("PUT", N + "/alerts/{id}/resolve"): {"resolution_notes": "done"},

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from gateway import keys
+from gateway.services import admin_notification_service as notification_service
 from tests.api.conftest import Api, SeedNotification, bearer, changes_of
 
 N = "/api/v1/admin/notifications"
@@ -36,6 +39,7 @@ class TestListNotifications:
             0,
             None,
         )
+        assert body["total_exact"] is True
         item = body["items"][0]
         assert item["created_at"] == "2024-06-01T12:02:00Z"
         assert set(item) == {
@@ -43,6 +47,27 @@ class TestListNotifications:
             "read_by_user_id", "action_required", "action_url", "metadata", "rule", "source",
             "created_at", "updated_at",
         }  # fmt: skip
+
+    async def test_large_totals_are_estimated_on_postgresql(
+        self,
+        api: Api,
+        seed_notification: SeedNotification,
+        backend: str,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Above the exact-count limit PostgreSQL answers its estimate and says so."""
+        monkeypatch.setattr(notification_service, "COUNT_EXACT_UP_TO", 3)
+        for _ in range(6):
+            await seed_notification(title="o'x \\ %")
+        _, body, _ = await api.get(N, params={"q": "o'x \\ %", "limit": 2})
+        assert len(body["items"]) == 2 and body["next_cursor"] is not None
+        if backend == "postgresql":
+            # Never fewer than the rows counted before giving up; the planner's guess above.
+            assert body["total_exact"] is False and body["total"] >= 4
+        else:
+            assert (body["total_exact"], body["total"]) == (True, 6)
+        _, body, _ = await api.get(N, params={"limit": 2, "priority": "critical"})
+        assert (body["total_exact"], body["total"]) == (True, 0)
 
     async def test_filters_by_priority_and_type(
         self, api: Api, seed_notification: SeedNotification
@@ -391,6 +416,46 @@ class TestCreateAndDelete:
         assert (status, body) == (204, None)
         assert (await api.delete(f"{N}/{made}"))[0] == 404
         assert (await api.get(f"{N}/{made}"))[0] == 404
+
+    async def test_bulk_delete_counts_what_existed(
+        self, api: Api, seed_notification: SeedNotification
+    ) -> None:
+        """POST /delete removes the listed ids, skips unknown ones and counts the deleted."""
+        a = await seed_notification()
+        b = await seed_notification(is_read=True)
+        keep = await seed_notification()
+        status, body, _ = await api.post(N + "/delete", json={"ids": [a, b, 999, a]})
+        assert (status, body) == (200, {"deleted": 2})
+        _, page, _ = await api.get(N)
+        assert ids(page) == [keep] and page["total"] == 1
+        assert (await api.post(N + "/delete", json={"ids": [a]}))[1] == {"deleted": 0}
+        for bad, field in (
+            ({"ids": []}, "ids"),
+            ({"ids": [0]}, "ids[0]"),
+            ({"ids": ["1"]}, "ids[0]"),
+            ({"ids": list(range(1, 1002))}, "ids"),
+            ({}, "ids"),
+        ):
+            status, problem, _ = await api.post(N + "/delete", json=bad)
+            assert status == 422 and [e["field"] for e in problem["errors"]] == [field], problem
+        assert ids((await api.get(N))[1]) == [keep]
+
+    async def test_bulk_delete_publishes_each_deletion(
+        self, api: Api, seed_notification: SeedNotification
+    ) -> None:
+        """Each deleted notification is published as a single delete is, after the commit."""
+        hub = api.client.app[keys.HUB]
+        unread = await seed_notification()
+        read = await seed_notification(is_read=True)
+        await seed_notification()
+        sub = hub.subscribe()
+        await api.post(N + "/delete", json={"ids": [read, unread, 999]})
+        await api.post(N + "/delete", json={"ids": [999]})
+        assert changes_of(sub) == [
+            ("notification.deleted", {"id": unread, "unread_count": 1}),
+            ("notification.deleted", {"id": read, "unread_count": 1}),
+        ]
+        hub.unsubscribe(sub)
 
 
 class TestLiveChanges:

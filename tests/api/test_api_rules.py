@@ -39,6 +39,18 @@ class TestListRules:
             "line": rule["line"],
             "matches": 0,
             "last_matched_at": None,
+            "match": {"event": "product_import.failed"},
+            "produces": [
+                {
+                    "kind": "notify",
+                    "type": "import_failure",
+                    "priority": "high",
+                    "severity": None,
+                    "title": "Product import failed for {{ store_name }}",
+                    "fingerprint": None,
+                }
+            ],
+            "enabled": True,
         }
         lines = b"\n".join(orjson.dumps(IMPORT_FAILED) for _ in range(2))
         resp = await api.client.post(
@@ -58,6 +70,11 @@ class TestListRules:
         assert set(body["sources"]["disabled"]) == {"letzshop", "alertmanager"}
         assert "LETZSHOP_WEBHOOK_SECRET" in body["sources"]["disabled"]["letzshop"]
         assert body["reload"]["ok"] is True and body["reload"]["error"] is None
+        assert body["reload"]["issues"] == []
+        # Rules that listen only to a disabled webhook source cannot fire.
+        enabled = {rule["name"]: rule["enabled"] for rule in body["rules"]}
+        assert enabled["alertmanager-firing-critical"] is False
+        assert enabled["letzshop-api-error"] is True
         assert body["reload"]["last_success_at"] == body["reload"]["at"]
 
 
@@ -115,4 +132,5 @@ class TestReload:
         _, overview, _ = await api.get(R)
         assert "product-import-failed" in [rule["name"] for rule in overview["rules"]]
         assert overview["reload"]["ok"] is False and "outage" in overview["reload"]["error"]
+        assert overview["reload"]["issues"] == body["issues"]
         assert overview["reload"]["last_success_at"] < overview["reload"]["at"]

@@ -9,7 +9,7 @@ Any JavaScript dialog and any console error fails the test (the `page` fixture).
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Response, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.services.admin_notification_service import (
@@ -33,6 +33,11 @@ from tests.dashboard.browser import (
 @pytest.fixture
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
+
+
+def is_recent(response: Response) -> bool:
+    """Whether `response` answers the bell's list of recent unread notifications."""
+    return "/api/v1/admin/notifications/recent" in response.url
 
 
 async def test_login_then_live_bell_and_mark_one_read(page: Page, client: Client) -> None:
@@ -83,11 +88,18 @@ async def test_mark_all_read_spares_what_was_not_shown(
     """Mark all read stops at the newest notification shown; a later one stays unread."""
     await ingest(client, import_failed(1), import_failed(2))
     await sign_in(page, str(client.make_url("/").origin()))
+    # The bell fetches its list at start and again on the live stream's hello; opening it
+    # fetches once more. Every one of those answers must be in before the row is committed
+    # behind its back, or a late refetch would show it.
+    answered: list[Response] = []
+    page.on("response", lambda response: answered.append(response) if is_recent(response) else None)
     await page.goto("/admin/notifications")
-    await page.locator("#bell").click()
+    while len(answered) < 2:
+        await page.wait_for_event("response", predicate=is_recent)
+    async with page.expect_response(is_recent):
+        await page.locator("#bell").click()
     await expect(page.locator("#bell-list li")).to_have_count(2)
     await expect(page.locator("#bell-badge")).to_have_text("2")
-    await page.wait_for_timeout(300)  # let the refetches of the page's start settle
     # Committed behind the live stream's back, so the open dropdown does not show it.
     async with sessions() as db, db.begin():
         await admin_notification_service.create_notification(
@@ -174,17 +186,18 @@ async def test_filters_live_in_the_url_and_alerts_resolve(
     await expect(page.locator("#stat-unread")).to_have_text("2")
     await expect(page.locator("#stat-active")).to_have_text("1")
 
-    await page.select_option("#notification-filters select[name=priority]", "critical")
+    critical = page.locator("#notification-filters").get_by_label("Critical", exact=True)
+    await critical.check()
     await expect(page).to_have_url(str(client.make_url("/admin/notifications?priority=critical")))
     await expect(rows).to_have_count(1)
     await expect(rows).to_contain_text("critical one")
     await page.go_back()
     await expect(rows).to_have_count(2)
-    await expect(page.locator("#notification-filters select[name=priority]")).to_have_value("")
+    await expect(critical).not_to_be_checked()
 
     await page.get_by_role("tab", name="Platform alerts").click()
     await expect(page).to_have_url(str(client.make_url("/admin/notifications?tab=alerts")))
-    await page.get_by_role("button", name="Resolve…").click()
+    await page.get_by_role("button", name="Resolve: API down").click()
     await page.fill("#resolve-notes", "restarted the importer")
     await page.locator("#resolve-confirm").click()
     await expect(page.locator("#alert-list li .state")).to_have_text("Resolved")
