@@ -8,13 +8,16 @@ alerts spread over 90 days:
 - notifications: ids in time order; about 3 % unread (2 % of the old ones, half of the last
   2 %); priorities low 30 %, normal 50 %, high 15 %, critical 5 %; seven types, from
   order_sync_failure (30 %) down to security_alert (3 %); `store_id` in the metadata, skewed
-  towards the first of 200 stores;
+  towards the first of 200 stores (the `store_id` column, generated from the metadata since
+  migration 0004, is filled by PostgreSQL as the rows are inserted);
 - alerts: about 10 % unresolved (5 % of the old ones, 45 % of the last tenth); six types and
   four severities, skewed; one affected store and system each; distinct fingerprints.
 
 The seeded database is kept: a later run whose row counts and seed version match reuses it
-(`bench_seed` holds them), migrating it to the newest revision if needed; `--reseed` forces a
-new one. After seeding, `VACUUM ANALYZE`, as autovacuum would have done on a table that old.
+(`bench_seed` holds them), migrating it to the newest revision if needed (0004 rewrites the
+notifications, generating `store_id` for the kept rows); `--reseed` forces a new one. After
+seeding or migrating, `VACUUM ANALYZE`, as autovacuum would have done on a table that old. The
+counts check that every row's `store_id` column reads as its metadata's.
 
 A real gateway process serves it; an admin API token authenticates a keep-alive aiohttp client
 that sends each request alone (latency, not throughput): a few unmeasured requests first, then
@@ -382,7 +385,10 @@ async def seeded_counts(url: str) -> dict[str, int]:
         " (SELECT count(*) FROM admin_notifications WHERE NOT is_read AND priority = 'critical'),"
         " (SELECT count(*) FROM admin_notifications WHERE type = 'order_sync_failure'),"
         " (SELECT count(*) FROM platform_alerts),"
-        " (SELECT count(*) FROM platform_alerts WHERE NOT is_resolved)",
+        " (SELECT count(*) FROM platform_alerts WHERE NOT is_resolved),"
+        " (SELECT count(*) FROM admin_notifications WHERE store_id = '7'),"
+        " (SELECT count(*) FROM admin_notifications"
+        "  WHERE store_id IS DISTINCT FROM notification_metadata ->> 'store_id')",
     )
     keys = (
         "notifications",
@@ -391,6 +397,8 @@ async def seeded_counts(url: str) -> dict[str, int]:
         "order_sync_failure",
         "alerts",
         "unresolved_alerts",
+        "store_7",
+        "store_id_mismatches",
     )
     return {key: int(value) for key, value in zip(keys, row, strict=True)}
 
@@ -550,7 +558,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seed": seed,
         "counts": counts,
         "counts_exact": counts["notifications"] == plan.notifications
-        and counts["alerts"] == plan.alerts,
+        and counts["alerts"] == plan.alerts
+        and counts["store_id_mismatches"] == 0,
         "server_peak_rss_mb": server_rss,
         "results": results,
         "explain": explain,
@@ -582,7 +591,13 @@ EXPLAINED: Mapping[str, str] = {
     "WHERE type IN ('order_sync_failure') ORDER BY created_at DESC, id DESC "
     "LIMIT 51 OFFSET {deep}",
     "bounded count, store_id": "SELECT count(*) FROM (SELECT id FROM admin_notifications "
-    "WHERE CAST((notification_metadata ->> 'store_id') AS VARCHAR) = '7' LIMIT 10001) AS m",
+    "WHERE store_id = '7' LIMIT 10001) AS m",
+    "store_id page": "SELECT * FROM admin_notifications WHERE store_id = '7' "
+    "ORDER BY created_at DESC, id DESC LIMIT 51",
+    "alerts, bounded count, store_id": "SELECT count(*) FROM (SELECT id FROM platform_alerts "
+    "WHERE affected_stores @> '[\"7\"]' LIMIT 10001) AS m",
+    "alerts, store_id page": "SELECT * FROM platform_alerts "
+    "WHERE affected_stores @> '[\"7\"]' ORDER BY last_occurred_at DESC, id DESC LIMIT 51",
     "alert stats, open": "SELECT alert_type, severity, count(*) FROM platform_alerts "
     "WHERE is_resolved = false GROUP BY alert_type, severity",
     "alert stats, resolved today": "SELECT count(*) FROM platform_alerts "

@@ -43,7 +43,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased, make_transient_to_det
 from gateway.errors import Conflict, RecordNotFound
 from gateway.services import write_statements
 from gateway.storage import dialects
-from gateway.storage.models import AdminNotification, PlatformAlert
+from gateway.storage.models import STORE_ID_MAX_LENGTH, AdminNotification, PlatformAlert
 from gateway.storage.types import utcnow
 from rules.vocabulary import AlertType, NotificationType, Priority, Severity
 
@@ -119,6 +119,16 @@ def _before_key(
     at, key_id = key
     # As in `_before`: the redundant `<=` lets the index seek to the cursor.
     return and_(timestamp <= at, or_(timestamp < at, and_(timestamp == at, model.id < key_id)))
+
+
+def _store_id_matches(store_id: str) -> ColumnElement[bool]:
+    """Return notifications whose metadata `store_id` reads `store_id` as text (7 or "7")."""
+    if len(store_id) <= STORE_ID_MAX_LENGTH:
+        # The indexed column, which holds that text for every value up to this length.
+        return AdminNotification.store_id == store_id
+    # The column leaves longer values NULL; so rare that reading the JSON itself is fine.
+    field = dialects.json_field_text(AdminNotification.notification_metadata, "store_id")
+    return field == store_id
 
 
 def _escape_like(text: str) -> str:
@@ -303,11 +313,12 @@ class AdminNotificationService:
             "created_at": now,
             "updated_at": now,
         }
-        # A prebuilt INSERT ... RETURNING id instead of add + flush: the unit of work costs
-        # milliseconds per row. The object then joins the session as if loaded from the row.
+        # A prebuilt INSERT ... RETURNING instead of add + flush: the unit of work costs
+        # milliseconds per row. The object then joins the session as if loaded from the row,
+        # with the store_id the database generated from the metadata.
         statement = write_statements.for_session(db).notification_insert
-        values["id"] = (await db.execute(statement, values)).scalar_one()
-        notification = AdminNotification(**values)
+        row = (await db.execute(statement, values)).one()
+        notification = AdminNotification(**values, id=row.id, store_id=row.store_id)
         make_transient_to_detached(notification)
         db.add(notification)
         return notification
@@ -363,8 +374,7 @@ class AdminNotificationService:
                 )
             )
         if store_id is not None:
-            field = dialects.json_field_text(AdminNotification.notification_metadata, "store_id")
-            conditions.append(field == str(store_id))
+            conditions.append(_store_id_matches(str(store_id)))
 
         total = await _count_matching(db, AdminNotification, conditions)
         stmt = select(AdminNotification).where(*conditions)

@@ -47,7 +47,10 @@ class WriteStatements:
     dedup_link: Update
     """Point a claimed window at its notification: params link_key, link_id."""
     notification_insert: ReturningInsert[Any]
-    """Insert a notification: params are its columns but the id; returns the id."""
+    """Insert a notification: params are its columns but id and store_id.
+
+    Returns the id and the store_id the database generated from the metadata.
+    """
 
 
 _BUILT: dict[str, WriteStatements] = {}
@@ -147,4 +150,4 @@ def _dedup_link() -> Update:
 
 def _notification_insert() -> ReturningInsert[Any]:
     # A plain INSERT reads the same on every dialect.
-    return insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id)
+    return insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id, NOTIFICATIONS.c.store_id)
