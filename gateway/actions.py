@@ -19,8 +19,12 @@ from gateway.services.admin_notification_service import (
     admin_notification_service,
     platform_alert_service,
 )
+from rules.actions import DeferredAlertDraft
 from rules.outcomes import AlertDraft, Draft, NotificationDraft, ResolveDraft
 from rules.vocabulary import Severity
+
+AlertOccurrence = AlertDraft | DeferredAlertDraft
+"""An alert occurrence as rules give it: rendered, or with its text rendered on first read."""
 
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
@@ -31,17 +35,18 @@ class AlertFold:
 
     `draft` is the latest occurrence (its title, description and metadata win) and
     `severity` the highest seen. Folding keeps references instead of building a merged
-    draft per occurrence: a storm folds hundreds of occurrences per batch.
+    draft per occurrence: a storm folds hundreds of occurrences per batch. With deferred
+    drafts, only the latest occurrence's text is ever rendered, when the fold is written.
     """
 
-    draft: AlertDraft
+    draft: AlertOccurrence
     severity: Severity
     count: int = 1
     stores: dict[str, None] = field(default_factory=dict)
     systems: dict[str, None] = field(default_factory=dict)
 
     @classmethod
-    def first(cls, draft: AlertDraft) -> AlertFold:
+    def first(cls, draft: AlertOccurrence) -> AlertFold:
         return cls(
             draft=draft,
             severity=draft.severity,
@@ -49,7 +54,7 @@ class AlertFold:
             systems=dict.fromkeys(draft.affected_systems),
         )
 
-    def add(self, draft: AlertDraft) -> None:
+    def add(self, draft: AlertOccurrence) -> None:
         if draft.severity != self.severity:
             self.severity = _higher(self.severity, draft.severity)
         self.draft = draft
@@ -77,12 +82,12 @@ def _higher(a: Severity, b: Severity) -> Severity:
 Op = NotificationDraft | AlertFold | ResolveDraft
 
 
-def plan(drafts: Iterable[Draft]) -> list[Op]:
+def plan(drafts: Iterable[Draft | DeferredAlertDraft]) -> list[Op]:
     """Order the writes a batch needs, folding repeated alert occurrences."""
     ops: list[Op] = []
     open_folds: dict[str, AlertFold] = {}
     for draft in drafts:
-        if isinstance(draft, AlertDraft):
+        if isinstance(draft, AlertDraft | DeferredAlertDraft):
             fold = open_folds.get(draft.fingerprint)
             if fold is None:
                 fold = AlertFold.first(draft)

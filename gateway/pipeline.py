@@ -21,6 +21,7 @@ from gateway.publish.hub import Hub
 from gateway.publish.metrics import Metrics
 from gateway.rule_stats import RuleStats
 from gateway.writer import DEFAULT_WRITE_TIMEOUT_SECONDS, GroupWriter
+from rules.actions import DeferredAlertDraft
 from rules.outcomes import Draft
 
 
@@ -77,15 +78,13 @@ class Pipeline:
     ) -> BatchResult:
         # 3. rules: one rule set for the whole batch, even if a reload lands meanwhile.
         ruleset = self._rules.current
-        drafts: list[Draft] = []
+        drafts: list[Draft | DeferredAlertDraft] = []
         matched_rules: list[str] = []
+        collect = ruleset.collect
         matched = 0
         for event in events:
-            evaluation = ruleset.evaluate(event, source=source)
-            if evaluation.matched_rules:
+            if collect(event, source, drafts, matched_rules):
                 matched += 1
-                matched_rules.extend(evaluation.matched_rules)
-                drafts.extend(evaluation.drafts)
         # Counted once per batch: the counts are the same, and a storm batch saves a clock
         # read and a call per event.
         if matched_rules:

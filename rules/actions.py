@@ -76,6 +76,102 @@ class AlertAction:
             metadata=_metadata(self.metadata, context),
         )
 
+    def deferred(self, rule: str, context: RenderContext) -> DeferredAlertDraft:
+        """Render what folding needs now; title, description and metadata on first use."""
+        return DeferredAlertDraft(
+            self,
+            rule,
+            context,
+            self.fingerprint.render(context),
+            _scope(self.affected_stores, context),
+            _scope(self.affected_systems, context),
+        )
+
+
+class DeferredAlertDraft:
+    """An alert occurrence whose title, description and metadata are rendered when read.
+
+    When a batch folds many occurrences of one fingerprint, only the latest one's text is
+    stored: rendering the others would be wasted. Reading a field renders it exactly as
+    `AlertAction.draft` would have (the event is the caller's and is not changed meanwhile);
+    it is kept, so a second read costs nothing. `RenderContext.missing` is not meaningful
+    here: rule tests and dry runs, which report it, use `AlertAction.draft`.
+    """
+
+    __slots__ = (
+        "_action",
+        "_context",
+        "_description",
+        "_metadata",
+        "_title",
+        "affected_stores",
+        "affected_systems",
+        "fingerprint",
+        "rule",
+    )
+
+    def __init__(
+        self,
+        action: AlertAction,
+        rule: str,
+        context: RenderContext,
+        fingerprint: str,
+        affected_stores: tuple[str, ...],
+        affected_systems: tuple[str, ...],
+    ) -> None:
+        self._action = action
+        self._context = context
+        self.rule = rule
+        self.fingerprint = fingerprint
+        self.affected_stores = affected_stores
+        self.affected_systems = affected_systems
+        self._title: str | None = None
+        self._description: str | None = None
+        self._metadata: dict[str, Any] | None = None
+
+    @property
+    def alert_type(self) -> AlertType:
+        return self._action.alert_type
+
+    @property
+    def severity(self) -> Severity:
+        return self._action.severity
+
+    @property
+    def title(self) -> str:
+        if self._title is None:
+            self._title = self._action.title.render(self._context)
+        return self._title
+
+    @property
+    def description(self) -> str:
+        if self._description is None:
+            self._description = self._action.description.render(self._context)
+        return self._description
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            self._metadata = _metadata(self._action.metadata, self._context)
+        return self._metadata
+
+    def rendered(self) -> AlertDraft:
+        """Return the occurrence as the `AlertDraft` that `AlertAction.draft` renders."""
+        return AlertDraft(
+            rule=self.rule,
+            alert_type=self.alert_type,
+            severity=self.severity,
+            title=self.title,
+            description=self.description,
+            fingerprint=self.fingerprint,
+            affected_stores=self.affected_stores,
+            affected_systems=self.affected_systems,
+            metadata=self.metadata,
+        )
+
+    def __repr__(self) -> str:
+        return f"<DeferredAlertDraft {self.rule} {self.fingerprint!r}>"
+
 
 @dataclass(frozen=True, slots=True)
 class ResolveAction:

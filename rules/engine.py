@@ -18,7 +18,7 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from rules.actions import Action
+from rules.actions import Action, AlertAction, DeferredAlertDraft
 from rules.errors import RuleIssue
 from rules.match import CompiledMatch, Predicate
 from rules.outcomes import Draft
@@ -134,6 +134,46 @@ class RuleSet:
         if context is not None:
             result.missing_fields = context.missing
         return result
+
+    def collect(
+        self,
+        event: Mapping[str, Any],
+        source: str,
+        drafts: list[Draft | DeferredAlertDraft],
+        matched_rules: list[str],
+    ) -> bool:
+        """Run every rule against `event` as `evaluate` does, adding to a batch's lists.
+
+        The ingestion path's form: no `Evaluation` per event, and alert occurrences come as
+        `DeferredAlertDraft`s, whose text is rendered only if the occurrence is the one stored.
+        Return whether any rule matched.
+        """
+        name = event.get("event")
+        candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
+        if not candidates:
+            return False
+        # Made at the first match, so it also tells whether any rule matched.
+        context: RenderContext | None = None
+        for rule, test in candidates:
+            if rule.sources is not None and source not in rule.sources:
+                continue
+            try:
+                hit = test(event)
+            except Exception:  # as in evaluate
+                hit = False
+            if not hit:
+                continue
+            matched_rules.append(rule.name)
+            if context is None:
+                context = RenderContext(event, source)
+            for action in rule.actions:
+                if type(action) is AlertAction:
+                    drafts.append(action.deferred(rule.name, context))
+                else:
+                    drafts.append(action.draft(rule.name, context))
+            if rule.stop:
+                break
+        return context is not None
 
 
 def _index(

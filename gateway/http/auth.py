@@ -127,11 +127,17 @@ AUTHENTICATORS: tuple[Authenticator, ...] = (token_principal, session_principal)
 
 def is_protected(request: web.Request) -> bool:
     """Tell whether the request is for the admin API (matched route or raw path)."""
-    paths = [request.path]
+    if _is_admin_path(request.path):
+        return True
     resource = request.match_info.route.resource
-    if resource is not None:
-        paths.append(resource.canonical)
-    return any(path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/") for path in paths)
+    return resource is not None and _is_admin_path(resource.canonical)
+
+
+_ADMIN_PREFIX_SLASH = ADMIN_PREFIX + "/"
+
+
+def _is_admin_path(path: str) -> bool:
+    return path.startswith(_ADMIN_PREFIX_SLASH) or path == ADMIN_PREFIX
 
 
 @web.middleware
