@@ -22,12 +22,18 @@ the execution option `sqlite_begin="DEFERRED"` (`engine.execution_options(...)`)
 Each SQLite connection also gets WAL journaling (readers and one writer proceed together),
 `synchronous=NORMAL` (durable across application crashes, the usual pairing with WAL),
 foreign keys on and a 10 s busy timeout.
+
+A SQLite connection that fails to open (an unopenable path, a cancelled connect) is not
+reported until aiosqlite's worker thread has ended; see `_open_sqlite`.
 """
 
 from __future__ import annotations
 
+import asyncio
+from threading import Thread
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -42,6 +48,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 POSTGRES_POOL_RECYCLE_S = 300
 """Seconds after which a pooled PostgreSQL connection is replaced rather than reused."""
+SQLITE_WORKER_STOP_WAIT_S = 1.0
+"""How long a failed SQLite open waits for aiosqlite's worker thread to end."""
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -97,6 +105,14 @@ def is_postgres(engine: AsyncEngine) -> bool:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
+    @event.listens_for(sync_engine, "do_connect")
+    def on_do_connect(
+        _dialect: Any, _record: ConnectionPoolEntry, _cargs: Any, cparams: dict[str, Any]
+    ) -> None:
+        # SQLAlchemy's aiosqlite dialect awaits this in place of `aiosqlite.connect`, with the
+        # same arguments.
+        cparams.setdefault("async_creator_fn", _open_sqlite)
+
     @event.listens_for(sync_engine, "connect")
     def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take BEGIN away from the driver; `on_begin` below emits it.
@@ -117,3 +133,25 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         if mode not in SQLITE_BEGIN_MODES:
             raise ValueError(f"sqlite_begin must be one of {sorted(SQLITE_BEGIN_MODES)}")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+async def _open_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+    """Open an aiosqlite connection; if that fails, wait for its worker thread to end first.
+
+    When opening fails, aiosqlite queues the stop of its worker thread and raises at once; the
+    thread then hands the stop's outcome to the event loop. Had that loop closed meanwhile, as
+    `asyncio.run` does right after a command fails on an unopenable database, the thread died
+    with "RuntimeError: Event loop is closed" printed on stderr.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    # Before aiosqlite 0.22 the connection is itself the worker thread.
+    worker = connection if isinstance(connection, Thread) else connection._thread
+    # As SQLAlchemy's dialect does: a connection left open must not keep the process alive.
+    worker.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        if worker.is_alive():
+            # Bounded: a worker stuck opening a file must not hold the error back indefinitely.
+            await asyncio.to_thread(worker.join, SQLITE_WORKER_STOP_WAIT_S)
+        raise

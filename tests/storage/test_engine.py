@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -148,6 +149,27 @@ class TestSqliteEngine:
                 assert names.all() == []
         finally:
             await engine.dispose()
+
+    async def test_failed_open_ends_the_worker_thread_first(self, tmp_path: Path) -> None:
+        """A database that cannot be opened raises only after aiosqlite's thread has ended.
+
+        A thread still running would report to the event loop later, perhaps once it is
+        closed, and die with "Event loop is closed".
+        """
+        before = _sqlite_workers()
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gateway.db'}")
+        try:
+            with pytest.raises(OperationalError, match="unable to open"):
+                async with engine.connect():
+                    pass
+            assert _sqlite_workers() - before == set()
+        finally:
+            await engine.dispose()
+
+
+def _sqlite_workers() -> set[threading.Thread]:
+    """Return the live worker threads of aiosqlite connections."""
+    return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
 
 
 def _write_lock_is_taken(path: Path) -> bool:
