@@ -73,6 +73,10 @@ def page(name: str, handler: PageHandler) -> Callable[[web.Request], Awaitable[w
         context = await handler(request, active)
         context.setdefault("user", {"email": active.user.email, "role": active.user.role})
         context.setdefault("csrf_token", active.session.csrf_token)
+        # The hosts api.js's safeHref may link to besides this site's own (a meta tag, not
+        # inline script: the CSP allows none).
+        hosts = request.app[keys.SETTINGS].action_url_hosts
+        context.setdefault("action_url_hosts", ",".join(hosts))
         return render(request, name, context)
 
     return serve

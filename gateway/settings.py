@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from gateway.ingest.limits import IngestLimits
 from gateway.services.passwords import HashParameters
@@ -51,6 +53,18 @@ class Settings(BaseModel):
     session_absolute_timeout: float = Field(default=12 * 3600.0, gt=0)
     # Only tests lower these: production always hashes with the defaults.
     password_hashing: HashParameters = HashParameters()
+    # Hosts besides the gateway's own that the dashboard links a notification's action_url
+    # to (see parse_action_url_hosts); relative paths are always linked, other URLs never.
+    action_url_hosts: tuple[str, ...] = ()
+
+    @field_validator("action_url_hosts", mode="before")
+    @classmethod
+    def _check_action_url_hosts(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return parse_action_url_hosts(value)
+        if not isinstance(value, Iterable):
+            raise ValueError("expected a comma-separated string or a list of host names")
+        return parse_action_url_hosts(",".join(str(entry) for entry in value))
 
     @property
     def separate_ingest_listener(self) -> bool:
@@ -74,3 +88,69 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_HOST_HINT = "give a host such as admin.example.com, admin.example.com:8443 or *.example.com"
+
+
+def normalize_action_url_host(entry: str) -> str:
+    """Check one allowed host: `name`, `name:port`, `[ipv6]:port` or `*.name`; lower-cased.
+
+    A URL, a path, user info or anything but a host name and a port is refused with a
+    ValueError that says what was wrong, so a typo cannot silently allow nothing (or more).
+    """
+    raw = entry.strip()
+    value = raw.lower()
+    if "://" in value or re.match(r"[a-z][a-z0-9+.-]*:(?!\d+$)", value):
+        raise ValueError(f"action URL host {raw!r} is a URL, not a host: {_HOST_HINT}")
+    if not value.isascii():
+        raise ValueError(f"action URL host {raw!r}: write an international name in its xn-- form")
+    if any(char in value for char in "/\\?#@") or not value.isprintable():
+        raise ValueError(f"action URL host {raw!r} is not a host name: {_HOST_HINT}")
+    host, port = value, None
+    if value.startswith("["):
+        host, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"action URL host {raw!r} is not a host name: {_HOST_HINT}")
+        port = rest[1:] if rest else None
+        try:
+            host = "[" + ipaddress.IPv6Address(host).compressed + "]"
+        except ValueError:
+            raise ValueError(f"action URL host {raw!r} has an invalid IPv6 address") from None
+    elif ":" in value:
+        host, _, port = value.rpartition(":")
+    if port is not None and not (port.isdigit() and 0 < int(port) <= 65535):
+        raise ValueError(f"action URL host {raw!r} has an invalid port (1-65535)")
+    if not host.startswith("["):
+        name = host.removeprefix("*.")
+        labels = name.split(".")
+        if not name or len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(f"action URL host {raw!r} is not a host name: {_HOST_HINT}")
+        if labels[-1].isdigit():
+            # Browsers read a name ending in a number as an IPv4 address.
+            try:
+                ipaddress.IPv4Address(name)
+            except ValueError:
+                raise ValueError(
+                    f"action URL host {raw!r} is neither a host name nor an IPv4 address"
+                ) from None
+            if host.startswith("*."):
+                raise ValueError(f"action URL host {raw!r}: a wildcard needs a host name")
+    return host if port is None else f"{host}:{int(port)}"
+
+
+def parse_action_url_hosts(value: str) -> tuple[str, ...]:
+    """Split a comma-separated list of allowed hosts and check each; empty items are skipped.
+
+    Each is matched exactly and case-insensitively against the host of an http(s) URL:
+    `name` allows that host on its scheme's default port, `name:port` on that port only, and
+    `*.name` any subdomain of `name` (not `name` itself).
+    """
+    hosts: list[str] = []
+    for entry in value.split(","):
+        if entry.strip():
+            host = normalize_action_url_host(entry)
+            if host not in hosts:
+                hosts.append(host)
+    return tuple(hosts)

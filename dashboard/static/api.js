@@ -58,18 +58,49 @@ export function severityLabel(severity) {
     known ? SEVERITY_LABELS[severity] : String(severity));
 }
 
-// A link only for a path on this site ("/x", not "//x") or an http(s) address.
+// The hosts besides this site's own that an action URL may link to (--action-url-hosts),
+// read once from the page's meta tag: "name" (its scheme's default port), "name:port",
+// "[ipv6]:port" or "*.name" (any subdomain of name), checked and lower-cased by the server.
+const ACTION_URL_HOSTS = (document.querySelector('meta[name="action-url-hosts"]')
+  ?.getAttribute("content") ?? "")
+  .split(",")
+  .map((entry) => /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(entry.trim().toLowerCase()))
+  .filter((match) => match && match[1] !== "")
+  .map((match) => ({ host: match[1], port: match[2] ?? null }));
+
+function allowedHost(parsed) {
+  const port = parsed.port || (parsed.protocol === "https:" ? "443" : "80");
+  return ACTION_URL_HOSTS.some((entry) => {
+    if (entry.port === null ? parsed.port !== "" : entry.port !== port) return false;
+    return entry.host.startsWith("*.")
+      ? parsed.hostname.endsWith(entry.host.slice(1))
+      : parsed.hostname === entry.host;
+  });
+}
+
+// A link only for a path on this site ("/x": not "//x", no backslash or control character,
+// which browsers would turn into "//" or drop), or an http(s) address on this site's origin or
+// an allowed host, without user info. Anything else (javascript:, data:, other hosts) is null.
 export function safeHref(url) {
   if (typeof url !== "string" || url === "") return null;
+  const here = window.location.origin;
   if (url.startsWith("/")) {
-    return url.startsWith("//") || url.includes("\\") ? null : url;
+    if (url.startsWith("//") || /[\\\u0000-\u001f\u007f]/.test(url)) return null;
+    try {
+      return new URL(url, here).origin === here ? url : null;
+    } catch {
+      return null;
+    }
   }
+  let parsed;
   try {
-    const parsed = new URL(url);
-    return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    parsed = new URL(url);
   } catch {
     return null;
   }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return null;
+  if (parsed.username !== "" || parsed.password !== "") return null;
+  return parsed.origin === here || allowedHost(parsed) ? parsed.href : null;
 }
 
 export function relativeTime(iso, now = Date.now()) {
