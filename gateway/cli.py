@@ -18,9 +18,17 @@ from typing import Any
 
 from gateway.errors import Conflict, RecordNotFound
 from gateway.ingest.limits import IngestLimits
-from gateway.settings import DEFAULT_DATABASE_URL, Settings
+from gateway.settings import DEFAULT_DATABASE_URL, Settings, parse_action_url_hosts
 
 DEFAULT_LIMITS = IngestLimits()
+
+
+def _host_list(value: str) -> tuple[str, ...]:
+    """argparse type of --action-url-hosts: the settings' check, reported as a usage error."""
+    try:
+        return parse_action_url_hosts(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 ENV_PREFIX = "GATEWAY_"
@@ -116,6 +124,13 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
         "seconds without load shedding before its system alert is resolved",
         60.0,
         float,
+    ),
+    ServeOption(
+        "--action-url-hosts",
+        "comma-separated hosts (host, host:port, *.domain) besides the gateway's own that the "
+        "dashboard links a notification's action_url to; relative paths are always linked",
+        (),
+        _host_list,
     ),
 )
 
@@ -222,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     admin_disable.add_argument("email")
     _add_database_url(admin_disable)
     admin_disable.set_defaults(func=cmd_admin_disable)
+    admin_enable = admin.add_parser("enable", help="let a disabled account sign in again")
+    admin_enable.add_argument("email")
+    _add_database_url(admin_enable)
+    admin_enable.set_defaults(func=cmd_admin_enable)
     admin_list = admin.add_parser("list", help="list accounts with their last sign-in")
     _add_database_url(admin_list)
     admin_list.set_defaults(func=cmd_admin_list)
@@ -271,7 +290,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # Before gateway.serve imports structlog (and with it rich, unless kept out).
     keep_rich_out(args.log_format)
-    from gateway.serve import serve
+    from gateway.serve import run
 
     settings = Settings(
         config_path=Path(args.config),
@@ -295,6 +314,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         self_check_interval=args.self_check_interval,
         db_outage_alert_after=args.db_outage_alert_after,
         shedding_quiet_period=args.shedding_quiet_period,
+        action_url_hosts=args.action_url_hosts,
         limits=IngestLimits(
             max_body_bytes=args.max_body_bytes,
             max_line_bytes=args.max_line_bytes,
@@ -302,7 +322,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_depth=args.max_depth,
         ),
     )
-    return asyncio.run(serve(settings))
+    return run(settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -547,6 +567,21 @@ def cmd_admin_disable(args: argparse.Namespace) -> int:
 
     email = _run_db(args, job)
     print(f"disabled {email!r}; its sessions are signed out")
+    return 0
+
+
+def cmd_admin_enable(args: argparse.Namespace) -> int:
+    from gateway.services.admin_user_service import enable
+
+    async def job(db: Any) -> tuple[str, bool]:
+        user, changed = await enable(db, args.email)
+        return user.email, changed
+
+    email, changed = _run_db(args, job)
+    if changed:
+        print(f"enabled {email!r}; it can sign in again")
+    else:
+        print(f"{email!r} is already enabled; nothing changed")
     return 0
 
 

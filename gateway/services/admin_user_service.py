@@ -1,4 +1,4 @@
-"""Admin accounts: create, change password, disable, authenticate, and the very first admin.
+"""Admin accounts: create, change password, disable, enable, authenticate, the first admin.
 
 Emails are stored lower-cased and compared that way. Passwords are hashed with argon2id by
 `Passwords`, in worker threads. Disabling an account or changing its password signs it out
@@ -119,6 +119,20 @@ async def disable(db: AsyncSession, email: str) -> AdminUser:
     await revoke_all_for_user(db, user.id)
     await db.flush()
     return user
+
+
+async def enable(db: AsyncSession, email: str) -> tuple[AdminUser, bool]:
+    """Let a disabled account sign in again; return it and whether it was disabled.
+
+    Enabling an active account changes nothing. No session is restored: disabling ended them.
+    """
+    user = await _require(db, email)
+    if user.is_active:
+        return user, False
+    user.is_active = True
+    user.updated_at = utcnow()
+    await db.flush()
+    return user, True
 
 
 async def authenticate(

@@ -151,7 +151,7 @@ class TestAdminCreate:
         assert len(run("list")[1].splitlines()) == 1
 
 
-class TestAdminSetPasswordAndDisable:
+class TestAdminSetPasswordDisableAndEnable:
     def test_set_password_replaces_the_old_one(self, run: Run, database_url: str) -> None:
         """`admin set-password` makes only the new password work."""
         assert create(run, "ops@example.com")[0] == 0
@@ -185,6 +185,32 @@ class TestAdminSetPasswordAndDisable:
     def test_disable_unknown_account_fails(self, run: Run) -> None:
         """Disabling an unknown email exits 1."""
         assert run("disable", "ghost@x.y")[0] == 1
+
+    def test_enable_lets_a_disabled_account_sign_in_again(
+        self, run: Run, database_url: str
+    ) -> None:
+        """`admin enable` undoes `admin disable`: the password works and the list says active."""
+        assert create(run, "ops@example.com")[0] == 0
+        assert run("disable", "ops@example.com")[0] == 0
+        assert not signs_in(database_url, "ops@example.com", PASSWORD)
+        status, out, _ = run("enable", "OPS@example.com")
+        assert status == 0 and "enabled 'ops@example.com'" in out
+        assert signs_in(database_url, "ops@example.com", PASSWORD)
+        _, row = run("list")[1].splitlines()
+        assert row.split()[0] == "ops@example.com" and row.split()[-1] == "active"
+
+    def test_enable_an_active_account_changes_nothing(self, run: Run, database_url: str) -> None:
+        """Enabling an account that is not disabled exits 0 and says it already was."""
+        assert create(run, "ops@example.com")[0] == 0
+        status, out, _ = run("enable", "ops@example.com")
+        assert status == 0 and "already enabled" in out
+        assert signs_in(database_url, "ops@example.com", PASSWORD)
+
+    def test_enable_unknown_account_fails(self, run: Run) -> None:
+        """Enabling an unknown email exits 1 and names it."""
+        status, out, err = run("enable", "Ghost@x.y")
+        assert status == 1 and out == ""
+        assert err.strip() == "error: admin user ghost@x.y not found"
 
 
 class TestFirstStart:
