@@ -1,9 +1,10 @@
 """The compiled rule set, and the evaluation of one event against it.
 
 This is what runs on ingestion's hot path, so everything is prepared at load: matchers and
-templates are compiled, and rules are indexed by the literal `event` name their match requires.
-An event is only offered to the rules indexed under its name and to the rules that require no
-particular name, in file order.
+templates are compiled, and rules are indexed by the literal `event` name their match requires
+or, failing that, by another top-level field and the literal value(s) the match requires it to
+equal (`level: critical`). An event is only offered, in file order, to the rules indexed under
+its name, to those indexed under a value it holds, and to those that require no literal value.
 
 Evaluation: every matching rule fires, in file order, and each of its actions adds a draft;
 a matching rule with `stop: true` ends the evaluation. A rule limited to some sources
@@ -82,7 +83,10 @@ class Evaluation:
     """How many template fields the event lacked (each rendered as empty)."""
 
 
-_Candidate = tuple[CompiledRule, Predicate]
+_Candidate = tuple[int, CompiledRule, Predicate]
+"""A rule's position in the file, the rule, and the predicate that decides once indexed."""
+_KeyIndex = tuple[tuple[str, dict[str | int | float, tuple[_Candidate, ...]]], ...]
+_NUMBERS = (int, float)
 
 
 class RuleSet:
@@ -104,7 +108,7 @@ class RuleSet:
         self.warnings: list[RuleIssue] = list(warnings)
         self.tests: tuple[RuleTest, ...] = tuple(tests)
         self.filename = filename
-        self._generic, self._by_event = _index(self.rules)
+        self._generic, self._by_event, self._by_key = _index(self.rules)
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.filename}: {len(self.rules)} rules, {len(self.sources)} sources>"
@@ -113,9 +117,15 @@ class RuleSet:
         """Run every rule against `event` from `source` and collect the drafts."""
         name = event.get("event")
         candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
+        for key, table in self._by_key:
+            value: Any = event.get(key)
+            if isinstance(value, str) or type(value) in _NUMBERS:
+                keyed = table.get(value)
+                if keyed is not None:
+                    candidates = _merge(candidates, keyed)
         result = Evaluation()
         context: RenderContext | None = None
-        for rule, test in candidates:
+        for _, rule, test in candidates:
             if rule.sources is not None and source not in rule.sources:
                 continue
             try:
@@ -150,11 +160,17 @@ class RuleSet:
         """
         name = event.get("event")
         candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
+        for key, table in self._by_key:
+            value: Any = event.get(key)
+            if isinstance(value, str) or type(value) in _NUMBERS:
+                keyed = table.get(value)
+                if keyed is not None:
+                    candidates = _merge(candidates, keyed)
         if not candidates:
             return False
         # Made at the first match, so it also tells whether any rule matched.
         context: RenderContext | None = None
-        for rule, test in candidates:
+        for _, rule, test in candidates:
             if rule.sources is not None and source not in rule.sources:
                 continue
             try:
@@ -178,16 +194,52 @@ class RuleSet:
 
 def _index(
     rules: Sequence[CompiledRule],
-) -> tuple[tuple[_Candidate, ...], dict[str, tuple[_Candidate, ...]]]:
-    """Return the rules any event may match, and per event name the rules it may match."""
-    generic = tuple((rule, rule.match.test) for rule in rules if rule.match.event_values is None)
+) -> tuple[tuple[_Candidate, ...], dict[str, tuple[_Candidate, ...]], _KeyIndex]:
+    """Index `rules` for finding the few an event may match.
+
+    Return the rules any event may match; per event name, those an event of that name may
+    match (the former included); and per field and value, the rules indexed by that pair.
+    Every rule is in exactly one of these, so merging what an event finds repeats none.
+    """
+    generic: list[_Candidate] = []
+    by_key: dict[str, dict[str | int | float, list[_Candidate]]] = {}
+    for position, rule in enumerate(rules):
+        match = rule.match
+        if match.event_values is not None:
+            continue
+        if match.key_field is None:
+            generic.append((position, rule, match.test))
+            continue
+        table = by_key.setdefault(match.key_field, {})
+        for value in match.key_values:
+            table.setdefault(value, []).append((position, rule, match.rest))
     names = {name for rule in rules for name in rule.match.event_values or ()}
     by_event: dict[str, tuple[_Candidate, ...]] = {}
     for name in names:
         # Indexed rules skip their `event` condition: the index already checked it.
         by_event[name] = tuple(
-            (rule, rule.match.rest if rule.match.event_values is not None else rule.match.test)
-            for rule in rules
-            if rule.match.event_values is None or name in rule.match.event_values
+            (
+                position,
+                rule,
+                rule.match.rest if rule.match.event_values is not None else rule.match.test,
+            )
+            for position, rule in enumerate(rules)
+            if (rule.match.event_values is None and rule.match.key_field is None)
+            or (rule.match.event_values is not None and name in rule.match.event_values)
         )
-    return generic, by_event
+    keyed = tuple(
+        (field, {value: tuple(found) for value, found in table.items()})
+        for field, table in by_key.items()
+    )
+    return tuple(generic), by_event, keyed
+
+
+def _merge(first: tuple[_Candidate, ...], second: tuple[_Candidate, ...]) -> tuple[_Candidate, ...]:
+    """Merge two file-ordered candidate lists holding no rule in common, keeping file order."""
+    if not first:
+        return second
+    return tuple(sorted((*first, *second), key=_position))
+
+
+def _position(candidate: _Candidate) -> int:
+    return candidate[0]

@@ -85,16 +85,21 @@ _RE2_OPTIONS.never_capture = True  # only "found or not" is needed
 
 @dataclass(frozen=True, slots=True)
 class CompiledMatch:
-    """A compiled `match`: the full predicate, and a shortcut for indexing by event name.
+    """A compiled `match`: the full predicate, and what the engine needs to index the rule.
 
     When the match requires the top-level `event` field to equal one of `event_values`, the
     engine only offers the rule events with one of those names, and then `rest` (the
-    predicate without that condition) decides.
+    predicate without that condition) decides. Otherwise, when it requires some other
+    top-level field `key_field` to equal one of `key_values`, the engine only offers it events
+    holding one of those values there, and the full predicate decides (`rest` is `test`): the
+    lookup is only a pre-filter, so the matchers alone settle what equality means.
     """
 
     test: Predicate
     event_values: frozenset[str] | None
     rest: Predicate
+    key_field: str | None = None
+    key_values: frozenset[str | int | float] = frozenset()
 
 
 def compile_match(spec: dict[str, Any], loc: Loc, doc: Document, issues: Issues) -> CompiledMatch:
@@ -103,10 +108,16 @@ def compile_match(spec: dict[str, Any], loc: Loc, doc: Document, issues: Issues)
     conditions = compiler.conditions(spec, loc)
     test = _all(list(conditions.values()))
     event_values = _event_values(spec.get("event", MISSING))
-    if event_values is None:
-        return CompiledMatch(test, None, test)
-    rest = _all([pred for key, pred in conditions.items() if key != "event"])
-    return CompiledMatch(test, event_values, rest)
+    if event_values is not None:
+        rest = _all([pred for key, pred in conditions.items() if key != "event"])
+        return CompiledMatch(test, event_values, rest)
+    for key, value in spec.items():
+        if key in COMBINATORS or "." in key:
+            continue
+        key_values = _key_values(value)
+        if key_values is not None:
+            return CompiledMatch(test, None, test, key, key_values)
+    return CompiledMatch(test, None, test)
 
 
 def _event_values(spec: Any) -> frozenset[str] | None:
@@ -119,6 +130,31 @@ def _event_values(spec: Any) -> frozenset[str] | None:
         if op == "in" and isinstance(operand, list) and all(isinstance(v, str) for v in operand):
             return frozenset(operand)
     return None
+
+
+def _key_values(spec: Any) -> frozenset[str | int | float] | None:
+    """The values a condition requires its field to equal, when it is plain equality.
+
+    Only strings and numbers, for which a dict lookup finds every value the matchers call
+    equal (`"5"` does not find 5, 5 finds 5.0), when the engine looks up only string and number
+    values. true/false and null are left out, as True would find the key 1; so is NaN.
+    """
+    if isinstance(spec, dict):
+        if len(spec) != 1:
+            return None
+        ((op, operand),) = spec.items()
+        if op == "eq":
+            operands = [operand]
+        elif op == "in" and isinstance(operand, list) and operand:
+            operands = operand
+        else:
+            return None
+    else:
+        operands = [spec]
+    for value in operands:
+        if not (type(value) is str or (_is_number(value) and value == value)):
+            return None
+    return frozenset(operands)
 
 
 class _Compiler:
@@ -155,7 +191,7 @@ class _Compiler:
         parts = [self.match(item, (*loc, index)) for index, item in enumerate(value)]
         if name == "all":
             return _all(parts)
-        return lambda event: any(part(event) for part in parts)
+        return _any(parts)
 
     def field(self, path: str, spec: Any, loc: Loc) -> Predicate:
         get = self.getter(path, loc)
@@ -170,6 +206,9 @@ class _Compiler:
             return _never
         else:
             test = _equals(spec)
+        if "." not in path and path:
+            # The getter inlined: one call fewer per condition, per rule, per event.
+            return lambda event: test(event.get(path, MISSING))
         return lambda event: test(get(event))
 
     def getter(self, path: str, loc: Loc) -> Callable[[Event], Any]:
@@ -296,6 +335,19 @@ def _all(predicates: Sequence[Predicate]) -> Predicate:
     return every
 
 
+def _any(predicates: Sequence[Predicate]) -> Predicate:
+    frozen = tuple(predicates)
+
+    def some(event: Event) -> bool:
+        # A plain loop, as in _all: any() over a generator costs more per event.
+        for predicate in frozen:  # noqa: SIM110
+            if predicate(event):
+                return True
+        return False
+
+    return some
+
+
 def _walk(event: Event, steps: Sequence[tuple[str, int | None]]) -> Any:
     current: Any = event
     for key, index in steps:
@@ -370,6 +422,21 @@ def _ordering(op: str, operand: Any) -> Test:
 
 
 def _contains(operand: Any) -> Test:
+    if type(operand) is str:
+
+        def contains_string(value: Any) -> bool:
+            if type(value) is str:
+                return operand in value
+            if type(value) is list:
+                # list.__contains__ runs in C and misses only when no element is equal; the
+                # loop then keeps `same`'s rule that only a string equals a string.
+                return operand in value and any(
+                    type(item) is str and item == operand for item in value
+                )
+            return False
+
+        return contains_string
+
     def contains(value: Any) -> bool:
         if type(value) is str:
             return type(operand) is str and operand in value
