@@ -20,8 +20,7 @@ from gateway.http.access_log import setup_access_log
 from gateway.http.auth import setup_auth
 from gateway.http.errors import setup_errors
 from gateway.http.headers import setup_headers
-from gateway.http.metrics import add_metrics_route, setup_request_metrics
-from gateway.http.request_id import setup_request_id
+from gateway.http.metrics import add_metrics_route
 from gateway.http.sessions import setup_sessions
 from gateway.ingest.handlers import add_ingest_routes
 from gateway.live_rules import LiveRules
@@ -158,11 +157,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.limits.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics(CollectorRegistry())
-    # Order matters: the request id must wrap error handling so problem bodies carry it; the
-    # access log and the timing sit between them, to carry the id and see the final status.
-    setup_request_id(app)
+    # Order matters: the request middleware (request id, access log, timing) wraps error
+    # handling, so problem bodies carry the id and the log and timing see the final status.
     setup_access_log(app)
-    setup_request_metrics(app)
     setup_errors(app)
     setup_headers(app)
     # Inside error handling: a failed token lookup becomes a problem response too.
@@ -191,9 +188,7 @@ def create_ingest_app(main: web.Application) -> web.Application:
     app = web.Application(client_max_size=settings.limits.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = main[keys.METRICS]
-    setup_request_id(app)
     setup_access_log(app)
-    setup_request_metrics(app)
     setup_errors(app)
     setup_headers(app)
 

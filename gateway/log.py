@@ -6,9 +6,13 @@ before anything has imported it.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
 
 if TYPE_CHECKING:
     import structlog
@@ -35,6 +39,19 @@ def keep_rich_out(fmt: LogFormat) -> None:
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
 
 
+def orjson_dumps(obj: Any, default: Callable[[Any], Any] | None = None, **kw: Any) -> str:
+    """Serialise an event dict for structlog's JSON renderer with orjson.
+
+    A few times cheaper than `json.dumps`, and every request writes an access line. What
+    orjson refuses (an integer beyond 64 bits, say) still goes through `json.dumps`, so no
+    event is lost to the serialiser.
+    """
+    try:
+        return orjson.dumps(obj, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, default=default, **kw)
+
+
 def setup_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
     """Configure structlog and the standard library to write one event per line to stdout."""
     import structlog
@@ -54,11 +71,12 @@ def setup_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
         renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     else:
         shared.append(structlog.processors.format_exc_info)
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=orjson_dumps)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # A write and a flush per line, without `print`'s argument handling.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     # aiohttp and alembic log through the standard library; keep their noise at warning level.
