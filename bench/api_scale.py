@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -405,34 +403,16 @@ async def seeded_counts(url: str) -> dict[str, int]:
 
 async def admin_token(url: str) -> str:
     """Create an admin API token in the database the gateway serves; return its plaintext."""
-    from gateway.services.token_service import create_token
-    from gateway.storage.engine import session_factory
-
     # Only old ones: a run going on beside this one still uses its token.
     await harness.execute(
         url,
         "DELETE FROM api_tokens WHERE name LIKE 'bench-api-scale-%' "
         "AND created_at < now() - interval '1 day'",
     )
-    engine = harness._engine(url)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            _, token = await create_token(
-                db, name=f"bench-api-scale-{secrets.token_hex(4)}", scope="admin"
-            )
-    finally:
-        await engine.dispose()
-    return token
+    return await harness.create_admin_token(url, "bench-api-scale")
 
 
 # --- measuring ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile: the smallest value at least `share` of the values reach."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(share * len(ordered)))
-    return ordered[rank - 1]
 
 
 async def _get(session: aiohttp.ClientSession, url: str, params: Mapping[str, str]) -> Any:
@@ -512,8 +492,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 per_round[endpoint.name].append(
                     {
-                        "p50_ms": percentile(samples, 0.50),
-                        "p99_ms": percentile(samples, 0.99),
+                        "p50_ms": harness.percentile(samples, 0.50),
+                        "p99_ms": harness.percentile(samples, 0.99),
                         "max_ms": max(samples),
                     }
                 )

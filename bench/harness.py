@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import secrets
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+from yarl import URL
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "bench" / "out"
@@ -410,7 +412,7 @@ def loopback_session(connections: int, timeout: float = 120.0) -> aiohttp.Client
 
 
 def _check_loopback(url: str) -> None:
-    host = aiohttp.client.URL(url).host
+    host = URL(url).host
     if host not in (LOOPBACK, "localhost", "::1"):
         raise ValueError(f"benchmarks only send traffic to loopback, not to {host!r}")
 
@@ -511,6 +513,29 @@ async def post_batches(
 
 
 # --- timing and statistics ------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile: the smallest value at least `share` of the values reach."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+async def create_admin_token(url: str, prefix: str) -> str:
+    """Create an admin API token named `<prefix>-<random>` in the database; return it."""
+    from gateway.services.token_service import create_token
+    from gateway.storage.engine import session_factory
+
+    engine = _engine(url)
+    try:
+        async with session_factory(engine)() as db, db.begin():
+            _, token = await create_token(
+                db, name=f"{prefix}-{secrets.token_hex(4)}", scope="admin"
+            )
+    finally:
+        await engine.dispose()
+    return str(token)
 
 
 def median(values: Iterable[float]) -> float:

@@ -322,15 +322,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for backend, result in results.items()
     ]
     summary = []
-    for backend, result in results.items():
+    for name, result in results.items():
         m = result["median"]
         summary += [
-            [f"HTTP lines/s ({backend})", m["http_lines_per_s"], "lines/s"],
-            [f"bare orjson.loads lines/s ({backend} run)", m["bare_lines_per_s"], "lines/s"],
-            [f"HTTP / bare ratio ({backend})", m["ratio_http_to_bare"], "x"],
-            [f"server CPU per line ({backend})", m["server_cpu_us_per_line"], "us"],
+            [f"HTTP lines/s ({name})", m["http_lines_per_s"], "lines/s"],
+            [f"bare orjson.loads lines/s ({name} run)", m["bare_lines_per_s"], "lines/s"],
+            [f"HTTP / bare ratio ({name})", m["ratio_http_to_bare"], "x"],
+            [f"server CPU per line ({name})", m["server_cpu_us_per_line"], "us"],
             [
-                f"parse+evaluate / bare ratio ({backend} run)",
+                f"parse+evaluate / bare ratio ({name} run)",
                 m["ratio_parse_evaluate_to_bare"],
                 "x",
             ],

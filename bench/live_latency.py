@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import os
 import secrets
 import time
@@ -212,26 +211,6 @@ async def created_times(url: str, ids: Sequence[int]) -> dict[int, float]:
     return {i: at.timestamp() for i, at in found.items()}
 
 
-async def admin_token(url: str) -> str:
-    from gateway.services.token_service import create_token
-    from gateway.storage.engine import session_factory
-
-    engine = harness._engine(url)
-    try:
-        async with session_factory(engine)() as db, db.begin():
-            _, token = await create_token(
-                db, name=f"bench-live-{secrets.token_hex(4)}", scope="admin"
-            )
-    finally:
-        await engine.dispose()
-    return token
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(share * len(ordered))) - 1]
-
-
 def summarise(samples: Sequence[Sample], created: dict[int, float], path: str) -> dict[str, float]:
     commit: list[float] = []
     answer: list[float] = []
@@ -244,13 +223,13 @@ def summarise(samples: Sequence[Sample], created: dict[int, float], path: str) -
             answer.append(1000 * (received - sample.answered))
             request.append(1000 * (received - sample.sent))
     return {
-        "commit_p50_ms": percentile(commit, 0.5),
-        "commit_p99_ms": percentile(commit, 0.99),
+        "commit_p50_ms": harness.percentile(commit, 0.5),
+        "commit_p99_ms": harness.percentile(commit, 0.99),
         "commit_max_ms": max(commit),
-        "answer_p50_ms": percentile(answer, 0.5),
-        "answer_p99_ms": percentile(answer, 0.99),
-        "request_p50_ms": percentile(request, 0.5),
-        "request_p99_ms": percentile(request, 0.99),
+        "answer_p50_ms": harness.percentile(answer, 0.5),
+        "answer_p99_ms": harness.percentile(answer, 0.99),
+        "request_p50_ms": harness.percentile(request, 0.5),
+        "request_p99_ms": harness.percentile(request, 0.99),
     }
 
 
@@ -271,7 +250,7 @@ async def run_database(
                 remote = GatewayProcess(database_url=url, log_path=logs / f"{NAME}-{backend}-a.log")
                 await stack.enter_async_context(remote)
                 paths.append(("two-processes", remote.base_url))
-            token = await admin_token(url)
+            token = await harness.create_admin_token(url, "bench-live")
             session = await stack.enter_async_context(
                 harness.loopback_session(len(paths) * plan.listeners + 2)
             )
