@@ -160,8 +160,8 @@ class TestSqliteEngine:
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'gateway.db'}")
         try:
             with pytest.raises(OperationalError, match="unable to open"):
-                async with engine.connect():
-                    pass
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
             assert _sqlite_workers() - before == set()
         finally:
             await engine.dispose()
