@@ -159,10 +159,9 @@ class Notification(Response):
         )
 
 
-class NotificationPage(Response):
-    """One page of notifications, newest first."""
+class PageInfo(Response):
+    """What every list page says about itself besides its items."""
 
-    items: list[Notification]
     total: int = Field(
         description="how many match the filters (ignoring the page); exact up to 10,000, "
         "above that PostgreSQL's estimate (see total_exact)"
@@ -173,6 +172,12 @@ class NotificationPage(Response):
     next_cursor: str | None = Field(
         description="pass as `cursor` for the next page; null on the last page"
     )
+
+
+class NotificationPage(PageInfo):
+    """One page of notifications, newest first."""
+
+    items: list[Notification]
 
 
 class RecentNotifications(Response):
@@ -306,20 +311,10 @@ class Alert(Response):
         )
 
 
-class AlertPage(Response):
+class AlertPage(PageInfo):
     """One page of alerts, latest activity first."""
 
     items: list[Alert]
-    total: int = Field(
-        description="how many match the filters (ignoring the page); exact up to 10,000, "
-        "above that PostgreSQL's estimate (see total_exact)"
-    )
-    total_exact: bool = Field(description="false when total is an estimate")
-    limit: int
-    offset: int
-    next_cursor: str | None = Field(
-        description="pass as `cursor` for the next page; null on the last page"
-    )
 
 
 class AlertStats(Response):
