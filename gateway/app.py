@@ -22,6 +22,7 @@ from gateway.http.errors import setup_errors
 from gateway.http.headers import setup_headers
 from gateway.http.metrics import add_metrics_route
 from gateway.http.sessions import setup_sessions
+from gateway.ingest.admission import Admission
 from gateway.ingest.handlers import add_ingest_routes
 from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
@@ -91,7 +92,10 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         metrics=app[keys.METRICS],
         write_timeout=app[keys.SETTINGS].db_write_timeout,
     )
-    app[keys.INGEST_SLOTS] = asyncio.Semaphore(app[keys.SETTINGS].ingest_concurrency)
+    settings = app[keys.SETTINGS]
+    app[keys.INGEST_ADMISSION] = Admission(
+        settings.ingest_concurrency, settings.ingest_buffer_bytes
+    )
     app[keys.RULE_STATS] = app[keys.PIPELINE].rule_stats
     announcer = UnreadAnnouncer(app[keys.SESSIONS], hub)
     yield
@@ -198,7 +202,7 @@ def create_ingest_app(main: web.Application) -> web.Application:
         ingest[keys.RULES] = main[keys.RULES]
         ingest[keys.HUB] = main[keys.HUB]
         ingest[keys.PIPELINE] = main[keys.PIPELINE]
-        ingest[keys.INGEST_SLOTS] = main[keys.INGEST_SLOTS]
+        ingest[keys.INGEST_ADMISSION] = main[keys.INGEST_ADMISSION]
 
     app.on_startup.append(share)
     add_health_routes(app)

@@ -63,7 +63,14 @@ SERVE_OPTIONS: tuple[ServeOption, ...] = (
     ServeOption("--ingest-port", "separate ingestion listener port", None, int),
     ServeOption("--migrate", "upgrade the database schema on start", switch=True),
     ServeOption("--reload-interval", "seconds between rules-file checks, 0 to disable", 2.0, float),
-    ServeOption("--ingest-concurrency", "batches processed at once", 8, int),
+    ServeOption("--ingest-concurrency", "batches processed at once", 64, int),
+    ServeOption(
+        "--ingest-buffer-bytes",
+        "request body bytes held at once (a compressed body or one without a length counts "
+        "as --max-body-bytes)",
+        32 * 1024 * 1024,
+        int,
+    ),
     ServeOption(
         "--ingest-queue-timeout",
         "seconds a batch waits for a free slot before 503 with Retry-After",
@@ -302,6 +309,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         migrate=args.migrate,
         reload_interval=args.reload_interval,
         ingest_concurrency=args.ingest_concurrency,
+        ingest_buffer_bytes=args.ingest_buffer_bytes,
         ingest_queue_timeout=args.ingest_queue_timeout,
         shutdown_grace=args.shutdown_grace,
         db_write_timeout=args.db_write_timeout,

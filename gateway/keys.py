@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -10,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.http.login_throttle import LoginThrottle
+from gateway.ingest.admission import Admission
 from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
 from gateway.publish.hub import Hub
@@ -29,7 +29,7 @@ RULES = web.AppKey("rules", LiveRules)
 HUB = web.AppKey("hub", Hub)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 # Bounds how many ingestion batches run at once; callers beyond it get 503 + Retry-After.
-INGEST_SLOTS = web.AppKey("ingest_slots", asyncio.Semaphore)
+INGEST_ADMISSION = web.AppKey("ingest_admission", Admission)
 # The Prometheus metrics, in a registry of this app's own (served at /metrics).
 METRICS = web.AppKey("metrics", Metrics)
 # Match counts per rule since start, kept by the pipeline, shown by the admin API.

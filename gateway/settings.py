@@ -32,7 +32,11 @@ class Settings(BaseModel):
     ingest_port: int | None = Field(default=None, ge=0, le=65535)
     migrate: bool = False
     reload_interval: float = Field(default=2.0, ge=0)
-    ingest_concurrency: int = Field(default=8, ge=1)
+    # Admission (gateway.ingest.admission): batches and body bytes in the gateway at once.
+    # Many small batches fit, so a storm of one-line requests fills the writer's groups; a few
+    # bodies at the size limit use up the byte budget.
+    ingest_concurrency: int = Field(default=64, ge=1)
+    ingest_buffer_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     ingest_queue_timeout: float = Field(default=2.0, ge=0)
     shutdown_grace: float = Field(default=10.0, ge=0)
     # A batch's transaction that takes longer is abandoned and answered 503.

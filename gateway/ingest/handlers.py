@@ -40,6 +40,7 @@ LOG_CONTENT_TYPES = (
 # Parsing a large body takes long enough to stall other requests; hand it to a thread.
 _INLINE_PARSE_LIMIT = 256 * 1024
 RETRY_AFTER_SECONDS = "2"
+BODY_READ_TIMEOUT_SECONDS = 30.0
 
 
 async def ingest_logs(request: web.Request) -> web.Response:
@@ -53,19 +54,23 @@ async def ingest_logs(request: web.Request) -> web.Response:
             f"unsupported content type {content_type!r}; "
             f"send one of {', '.join(LOG_CONTENT_TYPES)}",
         )
-    body = await read_body(request)
-    try:
-        if len(body) > _INLINE_PARSE_LIMIT:
-            parsed = await asyncio.to_thread(parse_log_body, body, content_type, settings.limits)
-        else:
-            parsed = parse_log_body(body, content_type, settings.limits)
-    except UnsupportedMediaType as exc:
-        raise problem(415, f"unsupported content type {content_type!r}") from exc
-    events = [line.event for line in parsed.events]
-    metrics = request.app[keys.METRICS]
-    if parsed.errors:
-        metrics.rejected(e.error for e in parsed.errors)
-    async with ingest_slot(request):
+    size = admitted_size(request)
+    async with ingest_slot(request, size):
+        body = await read_body(request)
+        try:
+            if len(body) > _INLINE_PARSE_LIMIT:
+                parsed = await asyncio.to_thread(
+                    parse_log_body, body, content_type, settings.limits
+                )
+            else:
+                parsed = parse_log_body(body, content_type, settings.limits)
+        except UnsupportedMediaType as exc:
+            raise problem(415, f"unsupported content type {content_type!r}") from exc
+        del body  # the events are what is kept from here on
+        events = [line.event for line in parsed.events]
+        metrics = request.app[keys.METRICS]
+        if parsed.errors:
+            metrics.rejected(e.error for e in parsed.errors)
         metrics.received(INPUT_LOGS, "logs", len(events))
         result = await run_batch(request, events, source="logs")
     payload = result.as_dict()
@@ -87,14 +92,14 @@ async def ingest_webhook(request: web.Request) -> web.Response:
     if source.signature is None:
         # An unsigned source is only as safe as the listener: it needs the ingest token.
         await authenticate_ingest(request, required=settings.ingest_requires_token)
-    body = await read_body(request)
-    delivery_id = verify_signature(source, body, request)
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise problem(400, f"body is not valid JSON: {exc}") from exc
-    events = webhook_events(source, payload)
-    async with ingest_slot(request):
+    async with ingest_slot(request, admitted_size(request)):
+        body = await read_body(request)
+        delivery_id = verify_signature(source, body, request)
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise problem(400, f"body is not valid JSON: {exc}") from exc
+        events = webhook_events(source, payload)
         # source.name comes from rules.yaml: an unknown source was refused above, unlabelled.
         request.app[keys.METRICS].received(INPUT_WEBHOOK, source.name, len(events))
         result = await run_batch(request, events, source=source.name, delivery_id=delivery_id)
@@ -150,24 +155,46 @@ def webhook_events(source: WebhookSource, payload: Any) -> list[dict[str, Any]]:
     return events
 
 
+def admitted_size(request: web.Request) -> int:
+    """Return the body bytes a request is admitted for; 413 at once if it declares too many.
+
+    A plain body of a declared length takes that length. A compressed body, or one without
+    a length, takes the decoded size limit: what it inflates to is known only once read.
+    """
+    limit = request.app[keys.SETTINGS].limits.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit)
+    if length is not None and request.headers.get("Content-Encoding") is None:
+        return length
+    return limit
+
+
 async def read_body(request: web.Request) -> bytes:
-    """Read the body, inflating gzip/deflate, stopping as soon as it passes the size limit."""
+    """Read the body, inflating gzip/deflate, stopping as soon as it passes the size limit.
+
+    The read is bounded in time as well: an admitted request holds room in the ingestion
+    budget, and a client that stops sending must not keep it.
+    """
     limits = request.app[keys.SETTINGS].limits
     length = request.content_length
-    if length is not None and length > limits.max_body_bytes:
-        raise _too_large(limits.max_body_bytes)
-    if length is not None and request.headers.get("Content-Encoding") is None:
-        # A plain body of a declared length within the limit: aiohttp's parser delivers
-        # exactly that many bytes, so there is nothing to count or inflate on the way.
-        try:
-            return await request.content.readexactly(length)
-        except asyncio.IncompleteReadError as exc:
-            raise problem(400, "the body ended before its Content-Length") from exc
     try:
-        decoder = BodyDecoder(request.headers.get("Content-Encoding"), limits.max_body_bytes)
-        async for chunk in request.content.iter_chunked(64 * 1024):
-            decoder.feed(chunk)
-        return decoder.finish()
+        async with asyncio.timeout(BODY_READ_TIMEOUT_SECONDS):
+            if length is not None and request.headers.get("Content-Encoding") is None:
+                # A plain body of a declared length within the limit: aiohttp's parser
+                # delivers exactly that many bytes, so there is nothing to count or inflate.
+                try:
+                    return await request.content.readexactly(length)
+                except asyncio.IncompleteReadError as exc:
+                    raise problem(400, "the body ended before its Content-Length") from exc
+            decoder = BodyDecoder(request.headers.get("Content-Encoding"), limits.max_body_bytes)
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                decoder.feed(chunk)
+            return decoder.finish()
+    except TimeoutError as exc:
+        raise problem(
+            408, f"the body did not arrive within {BODY_READ_TIMEOUT_SECONDS:g} seconds"
+        ) from exc
     except BodyTooLarge as exc:
         raise _too_large(limits.max_body_bytes) from exc
     except UnsupportedEncoding as exc:
@@ -181,32 +208,32 @@ def _too_large(limit: int) -> web.HTTPException:
 
 
 @contextlib.asynccontextmanager
-async def ingest_slot(request: web.Request) -> AsyncIterator[None]:
-    """Wait briefly for a free ingestion slot; shed load with 503 rather than queue unbounded."""
-    slots = request.app[keys.INGEST_SLOTS]
-    timeout = request.app[keys.SETTINGS].ingest_queue_timeout
+async def ingest_slot(request: web.Request, size: int) -> AsyncIterator[None]:
+    """Wait briefly for room for a batch of `size` body bytes; shed load with 503 rather than
+    queue without bound (gateway.ingest.admission)."""
+    admission = request.app[keys.INGEST_ADMISSION]
     metrics = request.app[keys.METRICS]
-    try:
-        if slots.locked():
-            # Not wait_for: on Python 3.11 wait_for(..., 0) times out even when a slot is free.
+    # A free slot is taken without waiting: no timer to arm and cancel per request.
+    if not admission.try_acquire(size):
+        timeout = request.app[keys.SETTINGS].ingest_queue_timeout
+        try:
+            if timeout <= 0:
+                raise TimeoutError("no room for this batch")
             async with asyncio.timeout(timeout):
-                await slots.acquire()
-        else:
-            # A free slot is taken without waiting: no timer to arm and cancel per request.
-            await slots.acquire()
-    except TimeoutError as exc:
-        metrics.load_shed.inc()
-        raise problem(
-            503,
-            "ingestion is at capacity; retry later",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        ) from exc
+                await admission.acquire(size)
+        except TimeoutError as exc:
+            metrics.load_shed.inc()
+            raise problem(
+                503,
+                "ingestion is at capacity; retry later",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            ) from exc
     metrics.batches_in_progress.inc()
     try:
         yield
     finally:
         metrics.batches_in_progress.dec()
-        slots.release()
+        admission.release(size)
 
 
 async def run_batch(

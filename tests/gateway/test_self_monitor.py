@@ -126,7 +126,7 @@ class TestLoadSheddingAlert:
             shedding_quiet_period=quiet,
             **FAST,
         )
-        slots = client.app[keys.INGEST_SLOTS]
+        slots = client.app[keys.INGEST_ADMISSION]
         await slots.acquire()  # the batch "in progress" that holds the only slot
         try:
             shed = await asyncio.gather(
@@ -158,7 +158,7 @@ class TestLoadSheddingAlert:
         client: TestClient[Any, Any] = await make_client(
             ingest_concurrency=1, ingest_queue_timeout=0, shedding_quiet_period=0.1, **FAST
         )
-        slots = client.app[keys.INGEST_SLOTS]
+        slots = client.app[keys.INGEST_ADMISSION]
         for episode in (1, 2):
             await slots.acquire()
             try:
