@@ -9,7 +9,10 @@ Each run has its own database and gateway process, which gets the storm in each 
 turn (the alerts table emptied in between). Measured per run and shape: events/s, the gateway's
 CPU time per 1,000 events (from /proc), the client's CPU time, and the CPU time of the
 machine's postgres processes (approximate on a shared machine). After each run the database is
-queried and the counts must be exact. Targets: >= 50,000 events/s with 100-line requests,
+queried and the counts must be exact. Then the same storm, with the same clients, goes to a bare
+aiohttp server that only parses the lines (`bench/bare_server.py`): its events/s is the floor
+this machine's HTTP server and client allow in this run, and the gateway's share of it is the
+ratio least moved by the machine's other load. Targets: >= 50,000 events/s with 100-line requests,
 >= 8,000 events/s with one line per request, <= 40 ms gateway CPU per 1,000 events.
 
 Each shape has a time budget (120 s at full size, `--budget`): requests not accepted by then are
@@ -170,6 +173,38 @@ async def one_shape(
     }
 
 
+async def bare_shape(
+    server: harness.BareServerProcess, shape: str, number: int, plan: Plan, budget_s: float
+) -> dict[str, Any]:
+    """Send the same storm, the same way, to the bare server: the HTTP floor of this run."""
+    per_request = SHAPES[shape]
+    storm = letzshop_storm(random.Random(SEED + number), plan.events, STORES)
+    bodies = ndjson_bodies(storm.lines, per_request)
+    ranges = body_ranges(len(storm.lines), per_request)
+    warm = min(len(bodies) // 2, max(plan.clients, len(bodies) // 50))
+    await harness.post_batches(
+        server.ingest_url, bodies[:warm], clients=plan.clients, budget_s=budget_s
+    )
+    user_before, sys_before = harness.cpu_times(server.pid)
+    client_before = time.process_time()
+    start = time.perf_counter()
+    totals = await harness.post_batches(
+        server.ingest_url, bodies[warm:], clients=plan.clients, budget_s=budget_s
+    )
+    wall = time.perf_counter() - start
+    user_after, sys_after = harness.cpu_times(server.pid)
+    events = sum(len(ranges[warm + i]) for i in totals.accepted)
+    return {
+        "events": events,
+        "seconds": wall,
+        "events_per_s": events / wall,
+        "server_cpu_ms_per_1000": 1e6
+        * (user_after + sys_after - user_before - sys_before)
+        / max(events, 1),
+        "client_cpu_ms_per_1000": 1e6 * (time.process_time() - client_before) / max(events, 1),
+    }
+
+
 async def one_run(
     backend: Backend,
     shapes: Sequence[str],
@@ -213,6 +248,23 @@ async def one_run(
                         f"events, counts exact: {result['check']['exact']}",
                         flush=True,
                     )
+    if profile:
+        return results
+    bare = harness.BareServerProcess(
+        database_url="", log_path=args.out_dir / "logs" / f"{NAME}-bare-{number}.log"
+    )
+    async with bare:
+        for result in results:
+            floor = await bare_shape(bare, result["shape"], number, plan, budget_s)
+            result["bare"] = floor
+            result["ratio_to_bare"] = result["events_per_s"] / floor["events_per_s"]
+            print(
+                f"  run {number}/{plan.runs}, {result['shape']}, bare aiohttp server: "
+                f"{floor['events_per_s']:,.0f} events/s, "
+                f"{floor['server_cpu_ms_per_1000']:.1f} ms server CPU per 1,000 events; "
+                f"the gateway made {result['ratio_to_bare']:.2f}x of it",
+                flush=True,
+            )
     return results
 
 
@@ -267,6 +319,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             r["postgres_cpu_ms_per_1000"] for r in mine if r["postgres_cpu_ms_per_1000"] is not None
         ]
         medians[shape]["postgres_cpu_ms_per_1000"] = harness.median(pg) if pg else None
+        medians[shape]["bare_events_per_s"] = harness.median(
+            float(r["bare"]["events_per_s"]) for r in mine
+        )
+        medians[shape]["bare_server_cpu_ms_per_1000"] = harness.median(
+            float(r["bare"]["server_cpu_ms_per_1000"]) for r in mine
+        )
+        medians[shape]["ratio_to_bare"] = harness.median(float(r["ratio_to_bare"]) for r in mine)
     targets: list[Target] = []
     for shape in shapes:
         targets.append(
@@ -294,6 +353,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         summary += [
             [f"storm events/s, {label}", m["events_per_s"], "events/s"],
             [f"storm server CPU, {label}", m["server_cpu_ms_per_1000"], "ms/1000 events"],
+            [f"bare aiohttp server events/s, {label}", m["bare_events_per_s"], "events/s"],
+            [f"storm / bare server, {label}", m["ratio_to_bare"], "x"],
         ]
     payload = {
         "size": str(args.size),
@@ -332,6 +393,9 @@ def report(payload: dict[str, Any]) -> None:
                 m["server_cpu_utilisation"],
                 m["client_cpu_ms_per_1000"],
                 m["postgres_cpu_ms_per_1000"],
+                m["bare_events_per_s"],
+                m["bare_server_cpu_ms_per_1000"],
+                m["ratio_to_bare"],
             ]
         )
     harness.print_table(
@@ -344,6 +408,9 @@ def report(payload: dict[str, Any]) -> None:
             "server CPU use",
             "client CPU ms/1000",
             "postgres CPU ms/1000",
+            "bare server events/s",
+            "bare server CPU ms/1000",
+            "gateway / bare",
         ],
         rows,
     )

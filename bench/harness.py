@@ -398,6 +398,13 @@ class GatewayProcess:
         await self.stop()
 
 
+class BareServerProcess(GatewayProcess):
+    """`python -m bench.bare_server`: the HTTP floor, started and stopped like the gateway."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bench.bare_server", "--port", str(self.port)]
+
+
 # --- the loopback client --------------------------------------------------------------------
 
 

@@ -203,6 +203,11 @@ def test_alert_storm(suite: SuiteRun) -> None:
         # reads as zero, give or take a float rounding error.
         assert run["server_cpu_ms_per_1000"] > -1e-6
         assert run["statuses"].get("200", 0) >= run["requests"]
+        # The same storm through the bare server: all of it, and a ratio from the same run.
+        assert run["bare"]["events"] == run["events"]
+        assert run["ratio_to_bare"] == pytest.approx(
+            run["events_per_s"] / run["bare"]["events_per_s"]
+        )
     assert document["counts_exact"] is True
     _check_targets(document, 4)
 
