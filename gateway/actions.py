@@ -156,6 +156,17 @@ def merge_jobs(jobs: Sequence[tuple[Sequence[Op], str]]) -> list[Planned]:
     return merged
 
 
+def one_statement(planned: Sequence[Planned]) -> bool:
+    """Whether `apply` writes these as a single statement: alert folds on distinct
+    fingerprints only, which go out as one multi-row upsert."""
+    fingerprints = set()
+    for item in planned:
+        if not isinstance(item.op, AlertFold):
+            return False
+        fingerprints.add(item.op.draft.fingerprint)
+    return len(fingerprints) == len(planned)
+
+
 @dataclass(slots=True)
 class Applied:
     """What a batch wrote, for the ingestion response and for live listeners."""

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -84,8 +85,12 @@ class Settings(BaseModel):
         return not is_loopback(self.ingest_bind_host)
 
 
+@functools.lru_cache(maxsize=32)
 def is_loopback(host: str) -> bool:
-    """Tell whether binding to `host` keeps a listener reachable from this machine only."""
+    """Tell whether binding to `host` keeps a listener reachable from this machine only.
+
+    Cached: ingestion asks on every request, and parsing an address costs microseconds.
+    """
     if host == "localhost":
         return True
     try:

@@ -11,6 +11,10 @@ one, so a batch that cannot be written fails without taking the others with it. 
 database itself is unavailable (unreachable, or no answer within `timeout`) the whole group
 fails at once instead: retrying each batch against a dead database would only multiply the
 wait. A failed write never stops the writer; the next batch tries the database again.
+
+Two group shapes skip the transaction: a group with nothing to write (no line matched) does
+not touch the database, and on PostgreSQL a group that is one statement (an alert storm's
+multi-row upsert) is sent without BEGIN and COMMIT, which it does not need to be atomic.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import actions
 from gateway.publish.hub import Hub
 from gateway.publish.metrics import Metrics
 from gateway.services.delivery_service import record_delivery
+from gateway.storage.engine import is_postgres
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,11 @@ class GroupWriter:
         self._metrics = metrics
         self._max_group = max_group
         self.timeout = timeout
+        # SQLite gains nothing (no round trips) and keeps its BEGIN IMMEDIATE everywhere.
+        bind = sessions.kw.get("bind")
+        self._single_statement_autocommit = bool(
+            isinstance(bind, AsyncEngine) and is_postgres(bind)
+        )
         # None asks the writer to stop once everything before it is written.
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -206,14 +216,27 @@ class GroupWriter:
                 job.done.set_result(result)
 
     async def _commit(self, jobs: list[_Job]) -> tuple[list[Written], actions.Applied]:
+        fresh = [True] * len(jobs)
+        if all(job.delivery_id is None for job in jobs):
+            # No delivery to record first: the plan is known before the transaction starts.
+            planned = actions.merge_jobs([(job.ops, job.source) for job in jobs])
+            if not planned:
+                # Nothing matched: no transaction to open, nothing to wait for.
+                nothing = actions.Applied(per_job=[[0, 0, 0] for _ in jobs])
+                return _results(nothing, fresh), nothing
+            if self._single_statement_autocommit and actions.one_statement(planned):
+                return await self._commit_one_statement(jobs, planned)
+            with self._metrics.db_write_duration.time():
+                async with self._sessions() as db, db.begin():
+                    applied = await actions.apply(db, planned, jobs=len(jobs))
+            return _results(applied, fresh), applied
         with self._metrics.db_write_duration.time():
             async with self._sessions() as db, db.begin():
-                fresh: list[bool] = []
-                for job in jobs:
-                    fresh.append(
-                        job.delivery_id is None
-                        or await record_delivery(db, source=job.source, delivery_id=job.delivery_id)
-                    )
+                for i, job in enumerate(jobs):
+                    if job.delivery_id is not None:
+                        fresh[i] = await record_delivery(
+                            db, source=job.source, delivery_id=job.delivery_id
+                        )
                 planned = actions.merge_jobs(
                     [
                         (job.ops, job.source) if ok else ((), job.source)
@@ -221,14 +244,33 @@ class GroupWriter:
                     ]
                 )
                 applied = await actions.apply(db, planned, jobs=len(jobs))
-        results = [
-            Written(
-                notifications=applied.per_job[i][0],
-                suppressed=applied.per_job[i][1],
-                resolved=applied.per_job[i][2],
-            )
-            if ok
-            else Written(duplicate=True)
-            for i, ok in enumerate(fresh)
-        ]
-        return results, applied
+        return _results(applied, fresh), applied
+
+    async def _commit_one_statement(
+        self, jobs: list[_Job], planned: list[actions.Planned]
+    ) -> tuple[list[Written], actions.Applied]:
+        """Write a group that is one statement (an alert storm's upsert) without BEGIN/COMMIT.
+
+        A single statement is atomic on its own: PostgreSQL runs it in a transaction of its
+        own and commits it before answering. Leaving out the explicit BEGIN and COMMIT saves
+        two of the three round trips, and their work on both sides, for every group.
+        """
+        with self._metrics.db_write_duration.time():
+            async with self._sessions() as db:
+                await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                applied = await actions.apply(db, planned, jobs=len(jobs))
+        return _results(applied, [True] * len(jobs)), applied
+
+
+def _results(applied: actions.Applied, fresh: Sequence[bool]) -> list[Written]:
+    """Each batch's own counts; a delivery seen before is answered as a duplicate."""
+    return [
+        Written(
+            notifications=applied.per_job[i][0],
+            suppressed=applied.per_job[i][1],
+            resolved=applied.per_job[i][2],
+        )
+        if ok
+        else Written(duplicate=True)
+        for i, ok in enumerate(fresh)
+    ]

@@ -178,15 +178,17 @@ async def read_body(request: web.Request) -> bytes:
     """
     limits = request.app[keys.SETTINGS].limits
     length = request.content_length
+    plain = length is not None and request.headers.get("Content-Encoding") is None
+    if plain and request.content.is_eof():
+        # The whole body arrived with the headers, as small ones do: nothing to wait for,
+        # so no timer to arm and cancel.
+        return await _read_exactly(request, length or 0)
     try:
         async with asyncio.timeout(BODY_READ_TIMEOUT_SECONDS):
-            if length is not None and request.headers.get("Content-Encoding") is None:
+            if plain:
                 # A plain body of a declared length within the limit: aiohttp's parser
                 # delivers exactly that many bytes, so there is nothing to count or inflate.
-                try:
-                    return await request.content.readexactly(length)
-                except asyncio.IncompleteReadError as exc:
-                    raise problem(400, "the body ended before its Content-Length") from exc
+                return await _read_exactly(request, length or 0)
             decoder = BodyDecoder(request.headers.get("Content-Encoding"), limits.max_body_bytes)
             async for chunk in request.content.iter_chunked(64 * 1024):
                 decoder.feed(chunk)
@@ -201,6 +203,13 @@ async def read_body(request: web.Request) -> bytes:
         raise problem(415, f"unsupported content encoding: {exc}") from exc
     except CorruptBody as exc:
         raise problem(400, f"body could not be decoded: {exc}") from exc
+
+
+async def _read_exactly(request: web.Request, length: int) -> bytes:
+    try:
+        return await request.content.readexactly(length)
+    except asyncio.IncompleteReadError as exc:
+        raise problem(400, "the body ended before its Content-Length") from exc
 
 
 def _too_large(limit: int) -> web.HTTPException:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.actions import plan
 from gateway.publish.hub import Hub
@@ -103,3 +104,80 @@ class TestGroupWriter:
         assert (await pending[0]).notifications == 1
         with pytest.raises(WriterClosed):
             await writer.write(plan([note(None)]), source="logs")
+
+
+class StatementLog:
+    """What the engine sent: each statement, and whether the driver ran it in autocommit
+    (no BEGIN sent before it, no COMMIT after)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statements: list[tuple[str, bool]] = []
+        self._engine = engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._execute)
+
+    def _execute(self, conn: Connection, cursor: object, statement: str, *rest: object) -> None:
+        driver = conn.connection.dbapi_connection
+        self.statements.append((statement, bool(getattr(driver, "autocommit", False))))
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._execute)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[StatementLog]:
+    log = StatementLog(engine)
+    yield log
+    log.close()
+
+
+class TestGroupShapes:
+    async def test_a_group_with_nothing_to_write_touches_no_database(
+        self, writer: GroupWriter, statements: StatementLog
+    ) -> None:
+        results = await asyncio.gather(*(writer.write([], source="logs") for _ in range(5)))
+        assert [(r.notifications, r.duplicate) for r in results] == [(0, False)] * 5
+        assert statements.statements == []
+
+    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+    async def test_an_alert_storm_group_is_one_statement_without_begin_on_postgres(
+        self,
+        writer: GroupWriter,
+        statements: StatementLog,
+        sessions: async_sessionmaker[AsyncSession],
+    ) -> None:
+        """One upsert, committed on its own: no BEGIN or COMMIT round trips, counts exact."""
+        batches = [plan([alert(f"fp{i % 3}", str(i))]) for i in range(12)]
+        results = await asyncio.gather(*(writer.write(ops, source="logs") for ops in batches))
+        assert all(not r.duplicate for r in results)
+        assert statements.statements, "nothing was written"
+        for statement, autocommit in statements.statements:
+            assert statement.lstrip().upper().startswith("INSERT")
+            assert autocommit
+        async with sessions() as db:
+            rows = {
+                a.fingerprint: a.occurrence_count for a in await db.scalars(select(PlatformAlert))
+            }
+        assert rows == {"fp0": 4, "fp1": 4, "fp2": 4}
+
+    async def test_a_group_with_notifications_is_one_transaction(
+        self, writer: GroupWriter, statements: StatementLog
+    ) -> None:
+        await asyncio.gather(
+            writer.write(plan([alert("fp", "1"), note("k")]), source="logs"),
+            writer.write(plan([note(None)]), source="logs"),
+        )
+        assert len(statements.statements) >= 2
+        assert not any(autocommit for _, autocommit in statements.statements)
+
+    async def test_one_fingerprint_from_two_sources_is_not_one_statement(
+        self, writer: GroupWriter, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """Two folds of one fingerprint (different sources) need two upserts: in one
+        transaction, both counted."""
+        await asyncio.gather(
+            writer.write(plan([alert("fp", "1")]), source="logs"),
+            writer.write(plan([alert("fp", "2")]), source="letzshop"),
+        )
+        async with sessions() as db:
+            [row] = list(await db.scalars(select(PlatformAlert)))
+        assert row.occurrence_count == 2
