@@ -290,6 +290,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A duplicate name or an unknown account is the operator's mistake: a line, no trace.
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        reason = database_unreachable(exc)
+        if reason is None:
+            raise
+        where = _shown_url(getattr(args, "database_url", None))
+        print(f"error: cannot use the database {where}: {reason}", file=sys.stderr)
+        return 1
+
+
+def database_unreachable(exc: BaseException) -> str | None:
+    """Return why the database could not be reached, or None if `exc` is something else.
+
+    A missing SQLite directory, a refused or timed-out connection, an unknown PostgreSQL
+    database, role or password: the operator's setting, told in one line without a trace.
+    """
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        from asyncpg.exceptions import (
+            InvalidAuthorizationSpecificationError,
+            InvalidCatalogNameError,
+            InvalidPasswordError,
+        )
+
+        refused: tuple[type[BaseException], ...] = (
+            InvalidAuthorizationSpecificationError,
+            InvalidCatalogNameError,
+            InvalidPasswordError,
+            OSError,
+            TimeoutError,
+        )
+    except ImportError:
+        refused = (OSError, TimeoutError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, refused):
+            return str(seen) or type(seen).__name__
+        if isinstance(seen, OperationalError | InterfaceError):
+            lines = str(seen.orig).splitlines()
+            return lines[0] if lines else type(seen).__name__
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _shown_url(url: object) -> str:
+    """The database URL as it may be printed: without its password."""
+    if not isinstance(url, str):
+        return "(not set)"
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

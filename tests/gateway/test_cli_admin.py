@@ -284,3 +284,38 @@ def login(port: int, email: str, password: str) -> int:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+class TestUnreachableDatabase:
+    """A database that cannot be opened is one line on stderr and exit status 1, no trace."""
+
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("sqlite+aiosqlite:////nonexistent-directory/gateway.db", "unable to open"),
+            ("postgresql+asyncpg://postgres:s3cret@127.0.0.1:1/gateway", "Connect call failed"),
+        ],
+    )
+    @pytest.mark.parametrize("command", [["admin", "list"], ["token", "list"], ["db", "upgrade"]])
+    def test_one_line_error(
+        self, command: list[str], url: str, reason: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status = main([*command, "--database-url", url])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert err.startswith("error: cannot use the database ")
+        assert reason in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert "s3cret" not in err  # the password is never printed
+
+    @pytest.mark.postgres
+    def test_unknown_postgres_database(
+        self, postgres_admin_url: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        url = postgres_admin_url.set(database="gateway_no_such_database").render_as_string(
+            hide_password=False
+        )
+        status = main(["admin", "list", "--database-url", url])
+        err = capsys.readouterr().err
+        assert status == 1
+        assert 'database "gateway_no_such_database" does not exist' in err
