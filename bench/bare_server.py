@@ -8,6 +8,9 @@ and client alone cost on this machine in this run: the gateway's events/s as a s
 a ratio the shared machine's noise does not move much.
 
     python -m bench.bare_server --port 8099
+
+With `bench/wrk_storm.lua`, wrk drives the same one-line storm at this server and at a
+gateway without a Python client's CPU cost on the same machine (see that file).
 """
 
 from __future__ import annotations
