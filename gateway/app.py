@@ -28,7 +28,6 @@ from gateway.live_rules import LiveRules
 from gateway.pipeline import Pipeline
 from gateway.publish.hub import Hub
 from gateway.publish.metrics import Metrics
-from gateway.publish.pg_relay import PgRelay
 from gateway.publish.sse import add_stream_routes
 from gateway.publish.unread import UnreadAnnouncer
 from gateway.self_monitor import SelfMonitor, SelfMonitorSettings
@@ -93,9 +92,10 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
         write_timeout=app[keys.SETTINGS].db_write_timeout,
     )
     settings = app[keys.SETTINGS]
-    app[keys.INGEST_ADMISSION] = Admission(
-        settings.ingest_concurrency, settings.ingest_buffer_bytes
-    )
+    admission = Admission(settings.ingest_concurrency, settings.ingest_buffer_bytes)
+    app[keys.INGEST_ADMISSION] = admission
+    app[keys.METRICS].bytes_in_progress.set_function(lambda: admission.bytes)
+    app[keys.METRICS].bytes_budget.set(admission.max_bytes)
     app[keys.RULE_STATS] = app[keys.PIPELINE].rule_stats
     announcer = UnreadAnnouncer(app[keys.SESSIONS], hub)
     yield
@@ -119,6 +119,9 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     if not is_postgres(app[keys.ENGINE]):
         yield
         return
+    # Imported here: asyncpg and the relay cost about 3 MB that a SQLite gateway never uses.
+    from gateway.publish.pg_relay import PgRelay
+
     relay = PgRelay(app[keys.SETTINGS].database_url, app[keys.HUB])
     await relay.start()
     yield

@@ -156,6 +156,18 @@ class Metrics:
             "Ingestion batches holding a slot: being evaluated and written.",
             registry=r,
         )
+        # Read from the admission budget when scraped (watch_admission): nothing per request.
+        self.bytes_in_progress = Gauge(
+            "gateway_ingest_body_bytes_in_progress",
+            "Request body bytes admitted to ingestion and not yet answered "
+            "(a compressed body counts as the size limit).",
+            registry=r,
+        )
+        self.bytes_budget = Gauge(
+            "gateway_ingest_body_bytes_budget",
+            "Request body bytes ingestion admits at once (--ingest-buffer-bytes).",
+            registry=r,
+        )
         self.ingest_request_duration = Children(
             Histogram(
                 "gateway_ingest_request_duration_seconds",

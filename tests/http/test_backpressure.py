@@ -103,6 +103,19 @@ class TestAdmissionBudgets:
         assert shed.headers["Retry-After"].isdigit()
         assert (admission.batches, admission.bytes) == (0, 0)
 
+    async def test_the_byte_budget_is_reported_when_scraped(self, make_client: Any) -> None:
+        client = await make_client(ingest_buffer_bytes=5_000)
+        admission = client.app[keys.INGEST_ADMISSION]
+        registry = client.app[keys.METRICS].registry
+        await admission.acquire(1_234)
+        held = registry.get_sample_value("gateway_ingest_body_bytes_in_progress")
+        admission.release(1_234)
+        assert held == 1_234
+        assert registry.get_sample_value("gateway_ingest_body_bytes_in_progress") == 0
+        assert registry.get_sample_value("gateway_ingest_body_bytes_budget") == 5_000
+        scraped = await (await client.get("/metrics")).text()
+        assert "gateway_ingest_body_bytes_budget 5000.0" in scraped
+
     async def test_a_compressed_body_counts_as_the_size_limit(self, make_client: Any) -> None:
         """What a compressed body inflates to is unknown until read: it takes max_body_bytes."""
         limits = IngestLimits(max_body_bytes=10_000)
