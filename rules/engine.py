@@ -3,8 +3,10 @@
 This is what runs on ingestion's hot path, so everything is prepared at load: matchers and
 templates are compiled, and rules are indexed by the literal `event` name their match requires
 or, failing that, by another top-level field and the literal value(s) the match requires it to
-equal (`level: critical`). An event is only offered, in file order, to the rules indexed under
-its name, to those indexed under a value it holds, and to those that require no literal value.
+equal (`level: critical`), or failing that, by top-level fields of which the match requires
+the event to hold one (`error_message: {regex: …}`). An event is only offered, in file order,
+to the rules indexed under its name, to those indexed under a value it holds, to those
+indexed under a field it holds, and to those that require none of these.
 
 Evaluation: every matching rule fires, in file order, and each of its actions adds a draft;
 a matching rule with `stop: true` ends the evaluation. A rule limited to some sources
@@ -85,8 +87,17 @@ class Evaluation:
 
 _Candidate = tuple[int, CompiledRule, Predicate]
 """A rule's position in the file, the rule, and the predicate that decides once indexed."""
-_KeyIndex = tuple[tuple[str, dict[str | int | float, tuple[_Candidate, ...]]], ...]
+_Merges = dict[int, tuple[_Candidate, ...]]
+"""Candidate lists merged with one index entry's rules, by the id of the list merged into."""
+_Entry = tuple[tuple[_Candidate, ...], _Merges]
+"""An index entry: its rules in file order, and the merges made with them so far."""
+_KeyIndex = tuple[tuple[str, dict[str | int | float, _Entry]], ...]
+_PresenceIndex = tuple[tuple[str, _Entry], ...]
 _NUMBERS = (int, float)
+# Merged candidate lists kept per rule set. The pairs an event can meet are bounded by the
+# rules file, but with many field-indexed rules their combinations grow fast: past this many,
+# merges are made per event and not kept.
+_MERGES_KEPT = 4096
 
 
 class RuleSet:
@@ -108,21 +119,16 @@ class RuleSet:
         self.warnings: list[RuleIssue] = list(warnings)
         self.tests: tuple[RuleTest, ...] = tuple(tests)
         self.filename = filename
-        self._generic, self._by_event, self._by_key = _index(self.rules)
+        self._generic, self._by_event, self._by_key, self._by_presence = _index(self.rules)
+        # Every list a kept merge was keyed by, so that no other object can take its id.
+        self._merge_inputs: list[tuple[_Candidate, ...]] = []
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.filename}: {len(self.rules)} rules, {len(self.sources)} sources>"
 
     def evaluate(self, event: Mapping[str, Any], source: str = LOGS) -> Evaluation:
         """Run every rule against `event` from `source` and collect the drafts."""
-        name = event.get("event")
-        candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
-        for key, table in self._by_key:
-            value: Any = event.get(key)
-            if isinstance(value, str) or type(value) in _NUMBERS:
-                keyed = table.get(value)
-                if keyed is not None:
-                    candidates = _merge(candidates, keyed)
+        candidates = self._candidates(event)
         result = Evaluation()
         context: RenderContext | None = None
         for _, rule, test in candidates:
@@ -158,14 +164,7 @@ class RuleSet:
         `DeferredAlertDraft`s, whose text is rendered only if the occurrence is the one stored.
         Return whether any rule matched.
         """
-        name = event.get("event")
-        candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
-        for key, table in self._by_key:
-            value: Any = event.get(key)
-            if isinstance(value, str) or type(value) in _NUMBERS:
-                keyed = table.get(value)
-                if keyed is not None:
-                    candidates = _merge(candidates, keyed)
+        candidates = self._candidates(event)
         if not candidates:
             return False
         # Made at the first match, so it also tells whether any rule matched.
@@ -191,28 +190,59 @@ class RuleSet:
                 break
         return context is not None
 
+    def _candidates(self, event: Mapping[str, Any]) -> tuple[_Candidate, ...]:
+        """Return the rules `event` may match, in file order."""
+        name = event.get("event")
+        candidates = self._by_event.get(name, self._generic) if type(name) is str else self._generic
+        for key, table in self._by_key:
+            value: Any = event.get(key)
+            if isinstance(value, str) or type(value) in _NUMBERS:
+                entry = table.get(value)
+                if entry is not None:
+                    candidates = entry[1].get(id(candidates)) or self._merge(candidates, entry)
+        for key, entry in self._by_presence:
+            if key in event:
+                candidates = entry[1].get(id(candidates)) or self._merge(candidates, entry)
+        return candidates
+
+    def _merge(self, first: tuple[_Candidate, ...], entry: _Entry) -> tuple[_Candidate, ...]:
+        """Merge an index entry's rules into `first`, kept for the next event meeting both."""
+        found, merges = entry
+        merged = _merge(first, found)
+        if len(self._merge_inputs) < _MERGES_KEPT:
+            merges[id(first)] = merged
+            self._merge_inputs.append(first)
+        return merged
+
 
 def _index(
     rules: Sequence[CompiledRule],
-) -> tuple[tuple[_Candidate, ...], dict[str, tuple[_Candidate, ...]], _KeyIndex]:
+) -> tuple[tuple[_Candidate, ...], dict[str, tuple[_Candidate, ...]], _KeyIndex, _PresenceIndex]:
     """Index `rules` for finding the few an event may match.
 
     Return the rules any event may match; per event name, those an event of that name may
-    match (the former included); and per field and value, the rules indexed by that pair.
-    Every rule is in exactly one of these, so merging what an event finds repeats none.
+    match (the former included); per field and value, the rules indexed by that pair; and
+    per field, the rules that need an event holding it (or another of their fields).
+    A rule is in only one of these kinds of index; one needing any of several fields is
+    under each of them, and merging drops the repeats.
     """
     generic: list[_Candidate] = []
     by_key: dict[str, dict[str | int | float, list[_Candidate]]] = {}
+    by_presence: dict[str, list[_Candidate]] = {}
     for position, rule in enumerate(rules):
         match = rule.match
         if match.event_values is not None:
             continue
-        if match.key_field is None:
+        if match.key_field is not None:
+            table = by_key.setdefault(match.key_field, {})
+            for value in match.key_values:
+                table.setdefault(value, []).append((position, rule, match.rest))
+        elif match.presence_fields is not None:
+            candidate = (position, rule, match.test)
+            for name in sorted(match.presence_fields):
+                by_presence.setdefault(name, []).append(candidate)
+        else:
             generic.append((position, rule, match.test))
-            continue
-        table = by_key.setdefault(match.key_field, {})
-        for value in match.key_values:
-            table.setdefault(value, []).append((position, rule, match.rest))
     names = {name for rule in rules for name in rule.match.event_values or ()}
     by_event: dict[str, tuple[_Candidate, ...]] = {}
     for name in names:
@@ -224,21 +254,32 @@ def _index(
                 rule.match.rest if rule.match.event_values is not None else rule.match.test,
             )
             for position, rule in enumerate(rules)
-            if (rule.match.event_values is None and rule.match.key_field is None)
+            if _is_generic(rule.match)
             or (rule.match.event_values is not None and name in rule.match.event_values)
         )
-    keyed = tuple(
-        (field, {value: tuple(found) for value, found in table.items()})
+    keyed: _KeyIndex = tuple(
+        (field, {value: (tuple(found), {}) for value, found in table.items()})
         for field, table in by_key.items()
     )
-    return tuple(generic), by_event, keyed
+    # Each field's table of merges made with its rules, filled as events meet them.
+    present: _PresenceIndex = tuple(
+        (field, (tuple(found), {})) for field, found in by_presence.items()
+    )
+    return tuple(generic), by_event, keyed, present
+
+
+def _is_generic(match: CompiledMatch) -> bool:
+    """Tell whether a match is in no index: every event is offered its rule."""
+    return match.event_values is None and match.key_field is None and match.presence_fields is None
 
 
 def _merge(first: tuple[_Candidate, ...], second: tuple[_Candidate, ...]) -> tuple[_Candidate, ...]:
-    """Merge two file-ordered candidate lists holding no rule in common, keeping file order."""
+    """Merge two file-ordered candidate lists into one in file order, each rule once."""
     if not first:
         return second
-    return tuple(sorted((*first, *second), key=_position))
+    # A rule needing one of several fields is found once per field the event holds.
+    unique = {candidate[0]: candidate for candidate in (*first, *second)}
+    return tuple(sorted(unique.values(), key=_position))
 
 
 def _position(candidate: _Candidate) -> int:

@@ -93,6 +93,12 @@ class CompiledMatch:
     top-level field `key_field` to equal one of `key_values`, the engine only offers it events
     holding one of those values there, and the full predicate decides (`rest` is `test`): the
     lookup is only a pre-filter, so the matchers alone settle what equality means.
+
+    Failing both, `presence_fields` names top-level fields of which the event must hold at
+    least one for the match to be able to hold (`error_message: {regex: …}` cannot without
+    `error_message`); the engine offers the rule only events holding one of them. None when
+    some event holding none of them could match (`not`, `ne`, `exists: false`, an `any`
+    with such a branch).
     """
 
     test: Predicate
@@ -100,6 +106,7 @@ class CompiledMatch:
     rest: Predicate
     key_field: str | None = None
     key_values: frozenset[str | int | float] = frozenset()
+    presence_fields: frozenset[str] | None = None
 
 
 def compile_match(spec: dict[str, Any], loc: Loc, doc: Document, issues: Issues) -> CompiledMatch:
@@ -117,7 +124,8 @@ def compile_match(spec: dict[str, Any], loc: Loc, doc: Document, issues: Issues)
         key_values = _key_values(value)
         if key_values is not None:
             return CompiledMatch(test, None, test, key, key_values)
-    return CompiledMatch(test, None, test)
+    presence = compiler.narrowest(list(conditions.values()))
+    return CompiledMatch(test, None, test, presence_fields=presence)
 
 
 def _event_values(spec: Any) -> frozenset[str] | None:
@@ -161,6 +169,22 @@ class _Compiler:
     def __init__(self, doc: Document, issues: Issues) -> None:
         self.doc = doc
         self.issues = issues
+        # Per compiled predicate: top-level fields of which an event must hold one for the
+        # predicate to be able to hold (see CompiledMatch.presence_fields). Keyed by identity:
+        # every predicate registered here is made by this compiler for one place in the spec.
+        self.presence: dict[Predicate, frozenset[str]] = {}
+
+    def narrowest(self, conjuncts: Sequence[Predicate]) -> frozenset[str] | None:
+        """Return the fewest fields one of which a conjunction needs, the first of equals."""
+        found = [fields for part in conjuncts if (fields := self.presence.get(part)) is not None]
+        return min(found, key=len) if found else None
+
+    def conjunction(self, parts: Sequence[Predicate]) -> Predicate:
+        predicate = _all(parts)
+        fields = self.narrowest(parts)
+        if fields is not None:
+            self.presence[predicate] = fields
+        return predicate
 
     def error(self, loc: Loc, message: str, *, key: bool = False) -> None:
         self.issues.error(self.doc.key_at(loc) if key else self.doc.at(loc), message)
@@ -169,7 +193,7 @@ class _Compiler:
         if not isinstance(spec, dict):
             self.error(loc, f"a match must be a mapping of conditions, got {quote(spec)}")
             return _never
-        return _all(list(self.conditions(spec, loc).values()))
+        return self.conjunction(list(self.conditions(spec, loc).values()))
 
     def conditions(self, spec: dict[str, Any], loc: Loc) -> dict[str, Predicate]:
         out: dict[str, Predicate] = {}
@@ -183,6 +207,7 @@ class _Compiler:
 
     def combinator(self, name: str, value: Any, loc: Loc) -> Predicate:
         if name == "not":
+            # Never in self.presence: `not` holds for events lacking whatever `inner` needs.
             inner = self.match(value, loc)
             return lambda event: not inner(event)
         if not isinstance(value, list) or not value:
@@ -190,8 +215,13 @@ class _Compiler:
             return _never
         parts = [self.match(item, (*loc, index)) for index, item in enumerate(value)]
         if name == "all":
-            return _all(parts)
-        return _any(parts)
+            return self.conjunction(parts)
+        some = _any(parts)
+        # `any` needs a field only when every branch needs one: then it needs one of theirs.
+        branches = [self.presence.get(part) for part in parts]
+        if all(fields is not None for fields in branches):
+            self.presence[some] = frozenset().union(*(f for f in branches if f is not None))
+        return some
 
     def field(self, path: str, spec: Any, loc: Loc) -> Predicate:
         get = self.getter(path, loc)
@@ -206,10 +236,18 @@ class _Compiler:
             return _never
         else:
             test = _equals(spec)
+        predicate: Predicate
         if "." not in path and path:
-            # The getter inlined: one call fewer per condition, per rule, per event.
-            return lambda event: test(event.get(path, MISSING))
-        return lambda event: test(get(event))
+            # The getter inlined: one call fewer per condition, per rule, per event; for the
+            # commonest operators, the value test too.
+            predicate = _top_level(path, spec) or (lambda event: test(event.get(path, MISSING)))
+        else:
+            predicate = lambda event: test(get(event))  # noqa: E731
+        if not test(MISSING):
+            # The path resolves to MISSING whenever its first part is absent, and the value
+            # test is false for MISSING: the condition cannot hold without that field.
+            self.presence[predicate] = frozenset((path.split(".")[0],))
+        return predicate
 
     def getter(self, path: str, loc: Loc) -> Callable[[Event], Any]:
         parts = path.split(".")
@@ -346,6 +384,43 @@ def _any(predicates: Sequence[Predicate]) -> Predicate:
         return False
 
     return some
+
+
+def _top_level(path: str, spec: Any) -> Predicate | None:
+    """Return one function for a condition on a top-level field with a common operator.
+
+    The value tests of `_equals` and `_ordering`, each reading the field itself: no call from
+    the condition to its value test. None for other specs, which keep the two-step form (the
+    operands were validated by `_Compiler.operators`).
+    """
+    if isinstance(spec, dict):
+        if len(spec) != 1:
+            return None
+        ((op, operand),) = spec.items()
+    elif isinstance(spec, _SCALARS):
+        op, operand = "eq", spec
+    else:
+        return None
+    if op == "eq":
+        if operand is None:
+            return lambda event: event.get(path, MISSING) is None
+        if type(operand) is str:
+            return lambda event: event.get(path, MISSING) == operand
+        if type(operand) is bool:
+            return lambda event: event.get(path, MISSING) is operand
+        if _is_number(operand):
+            return lambda event: type(v := event.get(path, MISSING)) in _NUMBERS and v == operand
+        return None
+    if op in ("gt", "gte", "lt", "lte") and (_is_number(operand) or type(operand) is str):
+        kinds = _NUMBERS if _is_number(operand) else (str,)
+        if op == "gt":
+            return lambda event: type(v := event.get(path, MISSING)) in kinds and v > operand
+        if op == "gte":
+            return lambda event: type(v := event.get(path, MISSING)) in kinds and v >= operand
+        if op == "lt":
+            return lambda event: type(v := event.get(path, MISSING)) in kinds and v < operand
+        return lambda event: type(v := event.get(path, MISSING)) in kinds and v <= operand
+    return None
 
 
 def _walk(event: Event, steps: Sequence[tuple[str, int | None]]) -> Any:
