@@ -7,12 +7,15 @@ runs at most a few at once, so a burst of logins queues instead of exhausting me
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
+from typing import TYPE_CHECKING
 
-import argon2
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import argon2
 
 
 class HashParameters(BaseModel):
@@ -32,14 +35,21 @@ class Passwords:
         self, parameters: HashParameters | None = None, *, max_concurrency: int | None = None
     ) -> None:
         self.parameters = parameters or HashParameters()
-        self._hasher = argon2.PasswordHasher(
+        self._slots = asyncio.Semaphore(max_concurrency or min(4, os.cpu_count() or 1))
+        self._dummy_hash: str | None = None
+
+    @functools.cached_property
+    def _hasher(self) -> argon2.PasswordHasher:
+        # Imported on first use: a gateway restarted with its accounts in place hashes
+        # nothing until someone signs in, and argon2 is memory an idle process need not hold.
+        import argon2
+
+        return argon2.PasswordHasher(
             time_cost=self.parameters.time_cost,
             memory_cost=self.parameters.memory_cost,
             parallelism=self.parameters.parallelism,
             type=argon2.Type.ID,
         )
-        self._slots = asyncio.Semaphore(max_concurrency or min(4, os.cpu_count() or 1))
-        self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
         """Return the encoded argon2id hash of `password`."""
@@ -63,12 +73,16 @@ class Passwords:
 
     def needs_rehash(self, encoded: str) -> bool:
         """Tell whether `encoded` was made with other parameters than these."""
+        from argon2.exceptions import InvalidHashError
+
         try:
             return self._hasher.check_needs_rehash(encoded)
         except InvalidHashError:
             return True
 
     def _verify(self, encoded: str, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
         try:
             return self._hasher.verify(encoded, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
