@@ -15,9 +15,11 @@ alerts spread over 90 days:
 
 The seeded database is kept: a later run whose row counts and seed version match reuses it
 (`bench_seed` holds them), migrating it to the newest revision if needed (0004 rewrites the
-notifications, generating `store_id` for the kept rows); `--reseed` forces a new one. After
-seeding or migrating, `VACUUM ANALYZE`, as autovacuum would have done on a table that old. The
-counts check that every row's `store_id` column reads as its metadata's.
+notifications, generating `store_id` for the kept rows; 0005 counts the unread ones into
+`notification_unread_counts`, which its triggers keep from then on, the seeding's INSERT
+included); `--reseed` forces a new one. After seeding or migrating, `VACUUM ANALYZE`, as
+autovacuum would have done on a table that old. The counts check that every row's `store_id`
+column reads as its metadata's, and that the unread counter equals the unread rows counted.
 
 A real gateway process serves it; an admin API token authenticates a keep-alive aiohttp client
 that sends each request alone (latency, not throughput): a few unmeasured requests first, then
@@ -296,7 +298,7 @@ async def _vacuum_analyze(url: str) -> None:
     engine = harness._engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
-            for table in ("admin_notifications", "platform_alerts"):
+            for table in ("admin_notifications", "platform_alerts", "notification_unread_counts"):
                 await connection.execute(text(f"VACUUM ANALYZE {table}"))
     finally:
         await engine.dispose()
@@ -386,7 +388,13 @@ async def seeded_counts(url: str) -> dict[str, int]:
         " (SELECT count(*) FROM platform_alerts WHERE NOT is_resolved),"
         " (SELECT count(*) FROM admin_notifications WHERE store_id = '7'),"
         " (SELECT count(*) FROM admin_notifications"
-        "  WHERE store_id IS DISTINCT FROM notification_metadata ->> 'store_id')",
+        "  WHERE store_id IS DISTINCT FROM notification_metadata ->> 'store_id'),"
+        # Priorities whose counter (migration 0005) differs from the unread rows counted.
+        " (SELECT count(*) FROM (SELECT priority, count(*) AS n FROM admin_notifications"
+        "  WHERE NOT is_read GROUP BY priority) AS counted FULL JOIN"
+        "  (SELECT priority, sum(unread) AS n FROM notification_unread_counts"
+        "  GROUP BY priority HAVING sum(unread) <> 0) AS kept USING (priority)"
+        "  WHERE counted.n IS DISTINCT FROM kept.n)",
     )
     keys = (
         "notifications",
@@ -397,6 +405,7 @@ async def seeded_counts(url: str) -> dict[str, int]:
         "unresolved_alerts",
         "store_7",
         "store_id_mismatches",
+        "unread_counter_mismatches",
     )
     return {key: int(value) for key, value in zip(keys, row, strict=True)}
 
@@ -539,7 +548,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "counts": counts,
         "counts_exact": counts["notifications"] == plan.notifications
         and counts["alerts"] == plan.alerts
-        and counts["store_id_mismatches"] == 0,
+        and counts["store_id_mismatches"] == 0
+        and counts["unread_counter_mismatches"] == 0,
         "server_peak_rss_mb": server_rss,
         "results": results,
         "explain": explain,
@@ -554,10 +564,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 # Representative statements of the read paths, as the services issue them (same shapes, literal
 # values), for `--explain`.
 EXPLAINED: Mapping[str, str] = {
-    "unread marker": "SELECT (SELECT count(*) FROM admin_notifications WHERE is_read = false), "
+    "unread marker": "SELECT (SELECT coalesce(sum(unread), 0) FROM notification_unread_counts), "
     "(SELECT max(id) FROM admin_notifications), (SELECT max(updated_at) FROM admin_notifications)",
-    "unread by priority": "SELECT priority, count(*) FROM admin_notifications "
-    "WHERE is_read = false GROUP BY priority",
+    "unread summary": "SELECT "
+    + ", ".join(
+        f"sum(unread) FILTER (WHERE priority = '{priority}')"
+        for priority in ("low", "normal", "high", "critical")
+    )
+    + ", (SELECT max(id) FROM admin_notifications), "
+    "(SELECT max(updated_at) FROM admin_notifications) FROM notification_unread_counts",
+    "unread by priority": "SELECT priority, sum(unread) FROM notification_unread_counts "
+    "GROUP BY priority",
     "recent": "SELECT * FROM admin_notifications WHERE is_read = false "
     "ORDER BY created_at DESC, id DESC LIMIT 5",
     "bounded count, no filter": "SELECT count(*) FROM (SELECT id FROM admin_notifications "

@@ -39,11 +39,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased, make_transient_to_detached
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from gateway.errors import Conflict, RecordNotFound
 from gateway.services import write_statements
 from gateway.storage import dialects
-from gateway.storage.models import STORE_ID_MAX_LENGTH, AdminNotification, PlatformAlert
+from gateway.storage.models import (
+    STORE_ID_MAX_LENGTH,
+    AdminNotification,
+    NotificationUnreadCount,
+    PlatformAlert,
+)
 from gateway.storage.types import utcnow
 from rules.vocabulary import AlertType, NotificationType, Priority, Severity
 
@@ -135,6 +141,26 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+UNREAD_COUNTS = NotificationUnreadCount
+"""Unread notifications per priority, kept by the database's triggers (migration 0005).
+
+A priority's count is the sum of its rows (see the model); never written from Python.
+"""
+
+
+def _unread_total() -> Select[tuple[Any]]:
+    """The number of unread notifications, of every priority, from the counter."""
+    return select(func.coalesce(func.sum(UNREAD_COUNTS.unread), 0))
+
+
+def _highest_id() -> ScalarSelect[Any]:
+    return select(func.max(AdminNotification.id)).scalar_subquery()
+
+
+def _latest_update() -> ScalarSelect[Any]:
+    return select(func.max(AdminNotification.updated_at)).scalar_subquery()
+
+
 COUNT_EXACT_UP_TO = 10_000
 """List totals are exact up to this many rows; above it, on PostgreSQL, an estimate."""
 
@@ -206,6 +232,62 @@ class AlertRecord:
     count: int = 1
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    """One notification to create (see `create_notification` for the fields)."""
+
+    notification_type: str
+    title: str
+    message: str
+    priority: str = Priority.NORMAL
+    action_required: bool = False
+    action_url: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    rule: str | None = None
+    source: str | None = None
+    dedup_key: str | None = None
+    dedup_window: timedelta | None = None
+
+
+def _notification_values(record: NotificationRecord, now: datetime) -> dict[str, Any]:
+    """The columns of a new notification but id and store_id (the database sets those)."""
+    return {
+        "type": str(record.notification_type),
+        "priority": str(record.priority),
+        "title": record.title,
+        "message": record.message,
+        "is_read": False,
+        "read_at": None,
+        "read_by_user_id": None,
+        "action_required": record.action_required,
+        "action_url": record.action_url,
+        "notification_metadata": dict(record.metadata or {}),
+        "rule": record.rule,
+        "source": record.source,
+        "dedup_key": record.dedup_key,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedAlert:
+    """What `resolve_open` resolved: enough to announce it."""
+
+    id: int
+    alert_type: str
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedNotification:
+    """What `record_notifications` created: enough to announce it."""
+
+    id: int
+    type: str
+    priority: str
+
+
 class AdminNotificationService:
     """Create, list, read and delete admin notifications."""
 
@@ -261,6 +343,66 @@ class AdminNotificationService:
                 {"link_key": dedup_key, "link_id": notification.id},
             )
         return notification
+
+    async def record_notifications(
+        self, db: AsyncSession, records: Sequence[NotificationRecord]
+    ) -> list[CreatedNotification | None]:
+        """Create several notifications as `create_notification` would one after the other,
+        in a few statements whatever their number; None for each one a window suppressed.
+
+        The dedup windows are claimed by one multi-row upsert (one more for each repeat of a
+        key within `records`: an upsert may touch a row only once), the notifications inserted
+        by one multi-row INSERT, and the windows pointed at them by one executemany. Rows are
+        written in the order given, so callers pass them in their lock order.
+        """
+        if not records:
+            return []
+        now = utcnow()
+        statements = write_statements.for_session(db)
+        opened = [True] * len(records)
+        pending = [i for i, record in enumerate(records) if record.dedup_key is not None]
+        while pending:
+            claims: dict[str, int] = {}  # key -> index of the record that claims it now
+            repeats: list[int] = []
+            for i in pending:
+                key = cast(str, records[i].dedup_key)
+                if key in claims:
+                    repeats.append(i)
+                else:
+                    claims[key] = i
+            params = []
+            for key, i in claims.items():
+                window = records[i].dedup_window
+                window = DEFAULT_DEDUP_WINDOW if window is None else window
+                if window <= timedelta(0):
+                    raise ValueError(f"dedup_window must be positive, got {window}")
+                params.append({"key": key, "window_expires_at": now + window, "updated_at": now})
+            result = await db.execute(
+                statements.dedup_claim, params[0] if len(params) == 1 else params
+            )
+            for suppressed, key in result:
+                opened[claims[key]] = suppressed == 0
+            pending = repeats
+        created = [i for i in range(len(records)) if opened[i]]
+        if not created:
+            return [None] * len(records)
+        rows = [_notification_values(records[i], now) for i in created]
+        inserted = (
+            await db.execute(
+                statements.notification_insert_many, rows[0] if len(rows) == 1 else rows
+            )
+        ).all()
+        out: list[CreatedNotification | None] = [None] * len(records)
+        links = []
+        for i, values, row in zip(created, rows, inserted, strict=True):
+            out[i] = CreatedNotification(
+                id=row.id, type=values["type"], priority=values["priority"]
+            )
+            if values["dedup_key"] is not None:
+                links.append({"link_key": values["dedup_key"], "link_id": row.id})
+        if links:
+            await db.execute(statements.dedup_link, links[0] if len(links) == 1 else links)
+        return out
 
     async def _claim_dedup_window(
         self, db: AsyncSession, key: str, *, now: datetime, expires: datetime
@@ -405,9 +547,12 @@ class AdminNotificationService:
         return list((await db.scalars(stmt)).all())
 
     async def get_unread_count(self, db: AsyncSession) -> int:
-        """Return how many notifications are unread, for the header badge."""
-        stmt = select(func.count()).where(AdminNotification.is_read == false())
-        return int(await db.scalar(stmt) or 0)
+        """Return how many notifications are unread, for the header badge.
+
+        Read from the counter the database keeps (`notification_unread_counts`, migration
+        0005), not by counting the unread rows: a few rows whatever the number of unread.
+        """
+        return int(await db.scalar(_unread_total()) or 0)
 
     async def get_unread_marker(self, db: AsyncSession) -> tuple[int, int, datetime | None]:
         """Return (unread count, highest id, latest updated_at), in one query.
@@ -416,13 +561,9 @@ class AdminNotificationService:
         raises the highest id, reading or unreading moves updated_at, deleting an unread one
         lowers the count.
         """
-        # One scalar subquery per figure, each answered from an index (the unread partial
-        # index, the primary key, updated_at); as aggregates of one SELECT they read every row.
-        stmt = select(
-            select(func.count()).where(AdminNotification.is_read == false()).scalar_subquery(),
-            select(func.max(AdminNotification.id)).scalar_subquery(),
-            select(func.max(AdminNotification.updated_at)).scalar_subquery(),
-        )
+        # One scalar subquery per figure: the counter's few rows, then the primary key and the
+        # updated_at index, each read at one end.
+        stmt = select(_unread_total().scalar_subquery(), _highest_id(), _latest_update())
         unread, highest, updated = (await db.execute(stmt)).one()
         return int(unread or 0), int(highest or 0), updated
 
@@ -433,32 +574,34 @@ class AdminNotificationService:
 
         One statement, so the marker (the ETag of the badge) labels exactly these counts.
         """
-        unread = AdminNotification.is_read == false()
         priorities = [priority.value for priority in Priority]
+        # One pass over the counter's rows, a sum per priority; with the two index lookups of
+        # the marker as scalar subqueries beside them.
         stmt = select(
             *(
-                select(func.count())
-                .where(unread, AdminNotification.priority == priority)
-                .scalar_subquery()
+                func.sum(UNREAD_COUNTS.unread).filter(UNREAD_COUNTS.priority == priority)
                 for priority in priorities
             ),
-            select(func.max(AdminNotification.id)).scalar_subquery(),
-            select(func.max(AdminNotification.updated_at)).scalar_subquery(),
-        )
+            _highest_id(),
+            _latest_update(),
+        ).select_from(UNREAD_COUNTS)
         *counts, highest, updated = (await db.execute(stmt)).one()
         by_priority = dict(zip(priorities, (int(count or 0) for count in counts), strict=True))
         return by_priority, (sum(by_priority.values()), int(highest or 0), updated)
 
     async def get_unread_count_by_priority(self, db: AsyncSession) -> dict[str, int]:
-        """Return the unread count per priority; every priority is present, zeros included."""
-        stmt = (
-            select(AdminNotification.priority, func.count())
-            .where(AdminNotification.is_read == false())
-            .group_by(AdminNotification.priority)
+        """Return the unread count per priority; every priority is present, zeros included.
+
+        A priority outside the vocabulary (raw SQL may store one) is listed while it has
+        unread notifications.
+        """
+        stmt = select(UNREAD_COUNTS.priority, func.sum(UNREAD_COUNTS.unread)).group_by(
+            UNREAD_COUNTS.priority
         )
         counts = {priority.value: 0 for priority in Priority}
         for priority, count in (await db.execute(stmt)).all():
-            counts[priority] = count
+            if count or priority in counts:
+                counts[priority] = int(count)
         return counts
 
     async def get_notification(self, db: AsyncSession, notification_id: int) -> AdminNotification:
@@ -1006,6 +1149,20 @@ class PlatformAlertService:
         )
         return None if resolved_id is None else await self.get_alert(db, resolved_id)
 
+    async def resolve_open(
+        self, db: AsyncSession, fingerprint: str, *, notes: str | None = None
+    ) -> ResolvedAlert | None:
+        """`resolve_by_fingerprint` in one prebuilt statement, returning only what the
+        pipeline announces (no ORM object to load)."""
+        now = utcnow()
+        row = (
+            await db.execute(
+                write_statements.for_session(db).alert_resolve,
+                {"match_fingerprint": fingerprint, "notes": notes, "now": now},
+            )
+        ).one_or_none()
+        return None if row is None else ResolvedAlert(row.id, row.alert_type, row.severity)
+
     async def _resolve_where(
         self,
         db: AsyncSession,
@@ -1042,12 +1199,15 @@ class PlatformAlertService:
         - `by_type`: unresolved alerts per alert type (every known type, zeros included, plus
           any other type found).
         """
+        # From the unread counter (migration 0005), not by counting the unread rows.
         unread, unread_critical = (
             await db.execute(
                 select(
-                    func.count(),
-                    func.count().filter(AdminNotification.priority == Priority.CRITICAL.value),
-                ).where(AdminNotification.is_read == false())
+                    func.sum(UNREAD_COUNTS.unread),
+                    func.sum(UNREAD_COUNTS.unread).filter(
+                        UNREAD_COUNTS.priority == Priority.CRITICAL.value
+                    ),
+                )
             )
         ).one()
 
@@ -1077,9 +1237,9 @@ class PlatformAlertService:
             by_severity[severity] = by_severity.get(severity, 0) + open_count
             by_type[alert_type] = by_type.get(alert_type, 0) + open_count
         return {
-            "unread": int(unread),
+            "unread": int(unread or 0),
             "active_alerts": sum(by_severity.values()),
-            "critical": by_severity[Severity.CRITICAL.value] + int(unread_critical),
+            "critical": by_severity[Severity.CRITICAL.value] + int(unread_critical or 0),
             "resolved_today": resolved,
             "by_severity": by_severity,
             "by_type": by_type,

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, false, func, insert, null, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import ReturningInsert, Update
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate, Update
 
 from gateway.storage import dialects
 from gateway.storage.models import AdminNotification, NotificationDedup, PlatformAlert
@@ -41,8 +41,9 @@ class WriteStatements:
     dedup_claim: ReturningInsert[Any]
     """Open or count a dedup window: params key, window_expires_at, updated_at (= now).
 
-    Returns the row's suppressed_count: 0 when this call opened the window (a new key, or one
-    whose window had expired), otherwise the number of suppressed repeats including this one.
+    Returns the row's suppressed_count and key: the count is 0 when this call opened the
+    window (a new key, or one whose window had expired), otherwise the number of suppressed
+    repeats including this one. Several rows (distinct keys) go as one multi-row upsert.
     """
     dedup_link: Update
     """Point a claimed window at its notification: params link_key, link_id."""
@@ -51,6 +52,13 @@ class WriteStatements:
 
     Returns the id and the store_id the database generated from the metadata.
     """
+    alert_resolve: ReturningUpdate[Any]
+    """Resolve the open alert of a fingerprint: params match_fingerprint, notes, now.
+
+    Returns its id, alert_type and severity; no row when none was open.
+    """
+    notification_insert_many: ReturningInsert[Any]
+    """`notification_insert` for several rows at once, returning theirs in parameter order."""
 
 
 _BUILT: dict[str, WriteStatements] = {}
@@ -72,6 +80,8 @@ def _build(db: AsyncSession) -> WriteStatements:
         dedup_claim=_dedup_claim(db),
         dedup_link=_dedup_link(),
         notification_insert=_notification_insert(),
+        notification_insert_many=_notification_insert(in_parameter_order=True),
+        alert_resolve=_alert_resolve(),
     )
 
 
@@ -136,7 +146,7 @@ def _dedup_claim(db: AsyncSession) -> ReturningInsert[Any]:
             "updated_at": new.updated_at,
         },
     )
-    return stmt.returning(old.suppressed_count)
+    return stmt.returning(old.suppressed_count, old.key)
 
 
 def _dedup_link() -> Update:
@@ -148,6 +158,27 @@ def _dedup_link() -> Update:
     )
 
 
-def _notification_insert() -> ReturningInsert[Any]:
-    # A plain INSERT reads the same on every dialect.
-    return insert(NOTIFICATIONS).returning(NOTIFICATIONS.c.id, NOTIFICATIONS.c.store_id)
+def _notification_insert(*, in_parameter_order: bool = False) -> ReturningInsert[Any]:
+    # A plain INSERT reads the same on every dialect. Rows of a multi-row INSERT come back in
+    # no set order unless asked for; SQLAlchemy then orders them by the integer primary key.
+    return insert(NOTIFICATIONS).returning(
+        NOTIFICATIONS.c.id, NOTIFICATIONS.c.store_id, sort_by_parameter_order=in_parameter_order
+    )
+
+
+def _alert_resolve() -> ReturningUpdate[Any]:
+    now: Any = bindparam("now")  # typed by the columns it is assigned to
+    return (
+        update(ALERTS)
+        .where(
+            ALERTS.c.fingerprint == bindparam("match_fingerprint"), ALERTS.c.is_resolved == false()
+        )
+        .values(
+            is_resolved=True,
+            resolved_at=now,
+            resolved_by_user_id=null(),
+            resolution_notes=bindparam("notes"),
+            updated_at=now,
+        )
+        .returning(ALERTS.c.id, ALERTS.c.alert_type, ALERTS.c.severity)
+    )

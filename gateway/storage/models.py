@@ -1,4 +1,5 @@
-"""The ORM models: notifications, alerts, dedup state, tokens, deliveries, accounts, sessions.
+"""The ORM models: notifications and their unread counts, alerts, dedup state, tokens, deliveries,
+accounts, sessions.
 
 Models carry no relationships, so nothing is ever lazy-loaded behind an `await`.
 """
@@ -129,6 +130,29 @@ class AdminNotification(Base):
 
     def __repr__(self) -> str:
         return f"<AdminNotification {self.id} {self.type}/{self.priority} {self.title!r}>"
+
+
+class NotificationUnreadCount(Base):
+    """Part of the unread count of one priority; the priority's count is the sum of its rows.
+
+    Written only by the database's triggers on `admin_notifications` (migration 0005), which
+    keep it exact for every writer, raw SQL included. On PostgreSQL a transaction adds its
+    changes of a priority to one row of it that no other transaction holds (a new row when all
+    are held), so the counter never waits for a lock and a priority has as many rows as
+    transactions once wrote it at the same moment; on SQLite each priority has one row.
+    """
+
+    __tablename__ = "notification_unread_counts"
+    # Migration 0005: a read of a page prunes the row versions of ended transactions as soon
+    # as it is 10 % full, so the counter's frequent updates keep to its first page.
+    __table_args__ = {"postgresql_with": {"fillfactor": 10}}  # noqa: RUF012
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    priority: Mapped[str] = mapped_column(String(20))
+    unread: Mapped[int] = mapped_column(BigInteger)
+
+    def __repr__(self) -> str:
+        return f"<NotificationUnreadCount {self.id} {self.priority}: {self.unread}>"
 
 
 class PlatformAlert(Base):

@@ -30,6 +30,7 @@ TABLES = {
     "notification_dedup",
     "api_tokens",
     "webhook_deliveries",
+    "notification_unread_counts",
 }
 
 
@@ -135,7 +136,7 @@ class TestUpgrade:
         """The migration scripts are located beside the package, not the working directory."""
         monkeypatch.chdir(tmp_path)
         assert MIGRATIONS_DIR.is_absolute()
-        assert head_revision() == "0004"
+        assert head_revision() == "0005"
 
 
 class TestEnsureSchema:
