@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.services.admin_notification_service import (
     AlertRecord,
+    NotificationRecord,
     admin_notification_service,
     platform_alert_service,
 )
@@ -190,15 +191,20 @@ async def apply(db: AsyncSession, planned: Iterable[Planned], *, jobs: int = 1) 
     """Execute the planned writes in `db`'s open transaction; the caller commits.
 
     Consecutive alert folds on distinct fingerprints go to the database as one multi-row
-    upsert, in the planned (lock) order: a storm group is then one statement whatever the
-    number of fingerprints.
+    upsert, and consecutive notifications as one multi-row claim of their dedup windows and
+    one multi-row insert, in the planned (lock) order: a group is then a few statements
+    whatever the number of its writes.
     """
     out = Applied(per_job=[[0, 0, 0] for _ in range(jobs)])
     # Fingerprint -> (fold, source) of the folds not yet written, in planned order.
     run: dict[str, tuple[AlertFold, str]] = {}
+    notes: list[Planned] = []
     for item in planned:
         op = item.op
         if isinstance(op, AlertFold):
+            if notes:
+                await _notify(db, notes, out)
+                notes.clear()
             if op.draft.fingerprint in run:
                 await _record_alerts(db, list(run.values()), out)
                 run.clear()
@@ -208,45 +214,60 @@ async def apply(db: AsyncSession, planned: Iterable[Planned], *, jobs: int = 1) 
             await _record_alerts(db, list(run.values()), out)
             run.clear()
         if isinstance(op, NotificationDraft):
-            await _notify(db, op, item.source, out, out.per_job[item.job])
-        else:
-            await _resolve(db, op, out, out.per_job[item.job])
+            notes.append(item)
+            continue
+        if notes:
+            await _notify(db, notes, out)
+            notes.clear()
+        await _resolve(db, op, out, out.per_job[item.job])
     if run:
         await _record_alerts(db, list(run.values()), out)
+    if notes:
+        await _notify(db, notes, out)
     return out
 
 
-async def _notify(
-    db: AsyncSession, op: NotificationDraft, source: str, out: Applied, counts: list[int]
-) -> None:
-    created = await admin_notification_service.create_notification(
+async def _notify(db: AsyncSession, items: Sequence[Planned], out: Applied) -> None:
+    drafts = [cast(NotificationDraft, item.op) for item in items]
+    created = await admin_notification_service.record_notifications(
         db,
-        notification_type=op.type,
-        priority=op.priority,
-        title=op.title,
-        message=op.message,
-        action_required=op.action_required,
-        action_url=op.action_url,
-        metadata=op.metadata,
-        rule=op.rule,
-        source=source,
-        dedup_key=op.dedup_key,
-        dedup_window=op.dedup_window,
+        [
+            NotificationRecord(
+                notification_type=op.type,
+                priority=op.priority,
+                title=op.title,
+                message=op.message,
+                action_required=op.action_required,
+                action_url=op.action_url,
+                metadata=op.metadata,
+                rule=op.rule,
+                source=item.source,
+                dedup_key=op.dedup_key,
+                dedup_window=op.dedup_window,
+            )
+            for op, item in zip(drafts, items, strict=True)
+        ],
     )
-    if created is None:
-        out.suppressed += 1
-        counts[1] += 1
-        out.count("notification.suppressed", op.type, op.priority)
-        return
-    out.notifications += 1
-    counts[0] += 1
-    out.count("notification.created", op.type, op.priority)
-    out.changes.append(
-        (
-            "notification.created",
-            {"id": created.id, "type": created.type, "priority": created.priority},
+    for op, item, notification in zip(drafts, items, created, strict=True):
+        counts = out.per_job[item.job]
+        if notification is None:
+            out.suppressed += 1
+            counts[1] += 1
+            out.count("notification.suppressed", op.type, op.priority)
+            continue
+        out.notifications += 1
+        counts[0] += 1
+        out.count("notification.created", op.type, op.priority)
+        out.changes.append(
+            (
+                "notification.created",
+                {
+                    "id": notification.id,
+                    "type": notification.type,
+                    "priority": notification.priority,
+                },
+            )
         )
-    )
 
 
 async def _record_alerts(
@@ -294,9 +315,7 @@ async def _record_alerts(
 
 
 async def _resolve(db: AsyncSession, op: ResolveDraft, out: Applied, counts: list[int]) -> None:
-    resolved = await platform_alert_service.resolve_by_fingerprint(
-        db, op.fingerprint, notes=op.notes or None
-    )
+    resolved = await platform_alert_service.resolve_open(db, op.fingerprint, notes=op.notes or None)
     if resolved is not None:
         out.resolved += 1
         counts[2] += 1

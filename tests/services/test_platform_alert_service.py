@@ -367,3 +367,34 @@ class TestStatistics:
         assert stats["resolved_today"] == 0
         assert set(stats["by_severity"].values()) == {0}
         assert set(stats["by_type"]) == {t.value for t in AlertType}
+
+
+class TestResolveOpen:
+    """The pipeline's resolve: one statement, the same result as resolve_by_fingerprint."""
+
+    async def test_resolves_the_open_alert_and_returns_what_is_announced(
+        self, db: AsyncSession
+    ) -> None:
+        opened = await service.create_or_increment_alert(
+            db,
+            alert_type="integration",
+            severity="error",
+            title="t",
+            fingerprint="fp",
+        )
+        resolved = await service.resolve_open(db, "fp", notes="recovered")
+        await db.commit()
+        assert resolved is not None
+        assert (resolved.id, resolved.alert_type, resolved.severity) == (
+            opened.alert_id,
+            "integration",
+            "error",
+        )
+        row = await db.get(PlatformAlert, opened.alert_id, populate_existing=True)
+        assert row is not None and row.is_resolved
+        assert row.resolution_notes == "recovered" and row.resolved_by_user_id is None
+        assert row.resolved_at is not None and row.resolved_at.tzinfo is UTC
+        assert row.updated_at == row.resolved_at
+        # Nothing open any more: nothing to resolve, and the resolved row is left alone.
+        assert await service.resolve_open(db, "fp") is None
+        assert await service.resolve_open(db, "no-such-fingerprint") is None
