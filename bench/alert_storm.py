@@ -38,7 +38,7 @@ from typing import Any
 
 from bench import harness, profiling
 from bench.harness import Backend, GatewayProcess, Size, Target
-from bench.workload import body_ranges, letzshop_storm, ndjson_bodies
+from bench.workload import Storm, body_ranges, letzshop_storm, ndjson_bodies
 
 NAME = "alert_storm"
 STORES = 10
@@ -101,6 +101,24 @@ async def check_alerts(url: str, per_store: Counter[int]) -> dict[str, Any]:
     }
 
 
+async def _storm_warmed(
+    url: str, shape: str, number: int, plan: Plan, budget_s: float
+) -> tuple[Storm, list[bytes], list[range], int, harness.IngestTotals]:
+    """Build run `number`'s storm in `shape` and send its warm-up part to `url`.
+
+    The first 2 % of requests (at least one per client) warm the server up, unmeasured; their
+    events count in the totals checked afterwards like all others. Returns the storm, its
+    bodies, each body's line range, how many bodies the warm-up took, and its totals.
+    """
+    per_request = SHAPES[shape]
+    storm = letzshop_storm(random.Random(SEED + number), plan.events, STORES)
+    bodies = ndjson_bodies(storm.lines, per_request)
+    ranges = body_ranges(len(storm.lines), per_request)
+    warm = min(len(bodies) // 2, max(plan.clients, len(bodies) // 50))
+    totals = await harness.post_batches(url, bodies[:warm], clients=plan.clients, budget_s=budget_s)
+    return storm, bodies, ranges, warm, totals
+
+
 async def one_shape(
     gateway: GatewayProcess,
     url: str,
@@ -114,14 +132,8 @@ async def one_shape(
 ) -> dict[str, Any]:
     """Send one storm in one shape to a running gateway whose alerts table is empty."""
     per_request = SHAPES[shape]
-    storm = letzshop_storm(random.Random(SEED + number), plan.events, STORES)
-    bodies = ndjson_bodies(storm.lines, per_request)
-    ranges = body_ranges(len(storm.lines), per_request)
-    # The first 2 % of requests (at least one per client) warm the server up, unmeasured;
-    # their events count in the totals checked afterwards like all others.
-    warm = min(len(bodies) // 2, max(plan.clients, len(bodies) // 50))
-    warm_totals = await harness.post_batches(
-        gateway.ingest_url, bodies[:warm], clients=plan.clients, budget_s=budget_s
+    storm, bodies, ranges, warm, warm_totals = await _storm_warmed(
+        gateway.ingest_url, shape, number, plan, budget_s
     )
     measured_bodies = bodies[warm:]
     pg_before = postgres_cpu_seconds() if backend == "postgresql" else 0.0
@@ -177,13 +189,8 @@ async def bare_shape(
     server: harness.BareServerProcess, shape: str, number: int, plan: Plan, budget_s: float
 ) -> dict[str, Any]:
     """Send the same storm, the same way, to the bare server: the HTTP floor of this run."""
-    per_request = SHAPES[shape]
-    storm = letzshop_storm(random.Random(SEED + number), plan.events, STORES)
-    bodies = ndjson_bodies(storm.lines, per_request)
-    ranges = body_ranges(len(storm.lines), per_request)
-    warm = min(len(bodies) // 2, max(plan.clients, len(bodies) // 50))
-    await harness.post_batches(
-        server.ingest_url, bodies[:warm], clients=plan.clients, budget_s=budget_s
+    _, bodies, ranges, warm, _ = await _storm_warmed(
+        server.ingest_url, shape, number, plan, budget_s
     )
     user_before, sys_before = harness.cpu_times(server.pid)
     client_before = time.process_time()

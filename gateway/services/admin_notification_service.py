@@ -435,26 +435,21 @@ class AdminNotificationService:
         dedup_key: str | None = None,
         now: datetime | None = None,
     ) -> AdminNotification:
-        now = now or utcnow()
         # Every column gets a value, so that the object is fully loaded: bulk UPDATEs then
         # keep it in sync, and nothing about it is ever loaded lazily.
-        values: dict[str, Any] = {
-            "type": str(notification_type),
-            "priority": str(priority),
-            "title": title,
-            "message": message,
-            "is_read": False,
-            "read_at": None,
-            "read_by_user_id": None,
-            "action_required": action_required,
-            "action_url": action_url,
-            "notification_metadata": dict(metadata or {}),
-            "rule": rule,
-            "source": source,
-            "dedup_key": dedup_key,
-            "created_at": now,
-            "updated_at": now,
-        }
+        record = NotificationRecord(
+            notification_type=notification_type,
+            title=title,
+            message=message,
+            priority=priority,
+            action_required=action_required,
+            action_url=action_url,
+            metadata=metadata,
+            rule=rule,
+            source=source,
+            dedup_key=dedup_key,
+        )
+        values = _notification_values(record, now or utcnow())
         # A prebuilt INSERT ... RETURNING instead of add + flush: the unit of work costs
         # milliseconds per row. The object then joins the session as if loaded from the row,
         # with the store_id the database generated from the metadata.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from rules import engine
 from rules.actions import DeferredAlertDraft
 from rules.engine import RuleSet
 from rules.outcomes import Draft
+from tests.rules.recording import Recording
 
 
 def brute_force(ruleset: RuleSet, event: Mapping[str, Any]) -> list[str]:
@@ -99,24 +100,6 @@ class TestFieldsNeeded:
             """
         )
         assert [rule.match.presence_fields for rule in ruleset.rules] == [None, None]
-
-
-class Recording(Mapping[str, Any]):
-    """An event that records which of its fields evaluation reads or asks about."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.read: list[str] = []
-
-    def __getitem__(self, key: str) -> Any:
-        self.read.append(key)
-        return self.data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 class TestOffered:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from rules.actions import DeferredAlertDraft
 from rules.engine import RuleSet
 from rules.outcomes import Draft
+from tests.rules.recording import Recording
 
 ORDER = """\
 version: 1
@@ -99,24 +100,6 @@ class TestFileOrder:
         )
         assert ruleset.evaluate({"event": "x", "level": "error"}).matched_rules == ["first"]
         assert ruleset.evaluate({"event": "y", "level": "error"}).matched_rules == ["later"]
-
-
-class Recording(Mapping[str, Any]):
-    """An event that records which of its fields evaluation reads."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        self.read: list[str] = []
-
-    def __getitem__(self, key: str) -> Any:
-        self.read.append(key)
-        return self.data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.data)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
 
 class TestConsulted:
