@@ -12,7 +12,7 @@ from rules import engine
 from rules.actions import DeferredAlertDraft
 from rules.engine import RuleSet
 from rules.outcomes import Draft
-from tests.rules.recording import Recording
+from tests.rules.events import Recording, random_event
 
 
 def brute_force(ruleset: RuleSet, event: Mapping[str, Any]) -> list[str]:
@@ -259,13 +259,7 @@ def test_random_events_fire_what_trying_every_rule_fires(
     rng = random.Random(5)
     values: list[Any] = ["x", "error", "warning", "page", "no way", 1, 2, 2.0, True, None]
     for _ in range(3000):
-        event = {
-            key: rng.choice(values)
-            if rng.random() < 0.8
-            else [rng.choice(values) for _ in range(rng.randrange(3))]
-            for key in ("event", "level", "n", "tags", "page", "msg")
-            if rng.random() < 0.5
-        }
+        event = random_event(rng, values, 0.5)
         expected = brute_force(ruleset, event)
         assert ruleset.evaluate(event).matched_rules == expected, event
         assert collected(ruleset, event) == expected, event

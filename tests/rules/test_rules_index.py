@@ -11,7 +11,7 @@ import pytest
 from rules.actions import DeferredAlertDraft
 from rules.engine import RuleSet
 from rules.outcomes import Draft
-from tests.rules.recording import Recording
+from tests.rules.events import Recording, random_event
 
 ORDER = """\
 version: 1
@@ -195,13 +195,7 @@ def test_random_events_fire_what_trying_every_rule_fires(load: Any) -> None:
     rng = random.Random(3)
     values: list[Any] = ["x", "xy", "error", "warning", "page", 1, 2, 2.0, True, None, "no way"]
     for _ in range(3000):
-        event = {
-            key: rng.choice(values)
-            if rng.random() < 0.8
-            else [rng.choice(values) for _ in range(rng.randrange(3))]
-            for key in ("event", "level", "n", "tags", "page", "msg")
-            if rng.random() < 0.7
-        }
+        event = random_event(rng, values, 0.7)
         expected = brute_force(ruleset, event)
         if "g" in expected:
             expected = expected[: expected.index("g") + 1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,8 +11,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.storage.engine import create_engine
-from gateway.storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from gateway.storage.migrate import current_revision, head_revision, upgrade
 from gateway.storage.types import JSONType
+from tests.storage.alembic_steps import alembic_step
 
 INDEX = "ix_admin_notifications_store_id_created_at_id"
 ALERT_STORES_INDEX = "ix_platform_alerts_affected_stores"
@@ -33,24 +34,13 @@ ROWS: dict[str, dict[str, Any]] = {
 }
 
 
-def _run(command: str, revision: str) -> Callable[[Connection], None]:
-    def run(connection: Connection) -> None:
-        from alembic import command as commands
-
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        getattr(commands, command)(config, revision)
-
-    return run
-
-
 @pytest.fixture
 async def at_0003(unmigrated_database_url: str) -> AsyncIterator[AsyncEngine]:
     """A database migrated up to 0003 only, holding ROWS."""
     engine = create_engine(unmigrated_database_url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_run("upgrade", "0003"))
+            await connection.run_sync(alembic_step("upgrade", "0003"))
             for title, metadata in ROWS.items():
                 await connection.execute(INSERT, {"title": title, "metadata": metadata})
         yield engine
@@ -120,7 +110,7 @@ async def test_downgrade_removes_the_column_and_index(at_0003: AsyncEngine) -> N
     """Downgrading to 0003 drops the column and its index and keeps the rows."""
     await upgrade(at_0003)
     async with at_0003.begin() as connection:
-        await connection.run_sync(_run("downgrade", "0003"))
+        await connection.run_sync(alembic_step("downgrade", "0003"))
     assert await current_revision(at_0003) == "0003"
     indexes, columns = await _indexes_and_columns(at_0003)
     assert INDEX not in indexes and "store_id" not in columns

@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.services.admin_notification_service import admin_notification_service as service
 from gateway.services.admin_notification_service import platform_alert_service
 from gateway.services.token_service import create_token
 from gateway.storage.engine import create_engine, session_factory
-from gateway.storage.migrate import alembic_config, current_revision, head_revision, upgrade
+from gateway.storage.migrate import current_revision, head_revision, upgrade
 from tests.conftest import MakeClient
+from tests.storage.alembic_steps import alembic_step
 
 TABLE = "notification_unread_counts"
 PRIORITIES = ("low", "normal", "high", "critical")
@@ -280,24 +280,13 @@ class TestWritePaths:
             assert {k: v for k, v in shown["by_priority"].items() if v} == expected
 
 
-def _run(command: str, revision: str) -> Callable[[Connection], None]:
-    def run(connection: Connection) -> None:
-        from alembic import command as commands
-
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        getattr(commands, command)(config, revision)
-
-    return run
-
-
 @pytest.fixture
 async def at_0004(unmigrated_database_url: str) -> AsyncIterator[AsyncEngine]:
     """A database migrated up to 0004 only, holding read and unread notifications."""
     engine = create_engine(unmigrated_database_url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_run("upgrade", "0004"))
+            await connection.run_sync(alembic_step("upgrade", "0004"))
             rows = [
                 {"priority": priority, "title": f"{priority}-{n}", "is_read": n % 3 == 0}
                 for n, priority in enumerate(PRIORITIES * 5 + ("urgent",))
@@ -352,7 +341,7 @@ class TestMigration:
         assert TABLE in tables
         assert len(objects - objects_at_0004) == (10 if at_0004.dialect.name == "postgresql" else 3)
         async with at_0004.begin() as connection:
-            await connection.run_sync(_run("downgrade", "0004"))
+            await connection.run_sync(alembic_step("downgrade", "0004"))
         assert await current_revision(at_0004) == "0004"
         tables, objects = await _schema(at_0004)
         assert TABLE not in tables and objects == objects_at_0004
